@@ -1,0 +1,22 @@
+"""Settings for the test suite: the real settings with test-friendly defaults.
+
+Only defaults change here; DATABASE_URL and CELERY_BROKER_URL from the environment still
+decide whether the suite runs on SQLite or on PostgreSQL + Redis.
+"""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "insecure-key-for-tests-only")
+os.environ.setdefault("CRYPTOGRAPHY_KEY", "insecure-cryptography-key-for-tests-only")
+os.environ.setdefault("EMAIL_URL", "memorymail://")
+
+from portal.settings import *  # noqa: E402,F403
+
+# Fast hashing: the suite creates many users; production keeps Django's default hashers.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Tasks run inline unless a test starts a real worker against the configured broker.
+CELERY_TASK_ALWAYS_EAGER = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

@@ -1,0 +1,33 @@
+"""Writing the audit log. Every service that changes data calls `audit_record`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import models
+
+from portal.models import AuditEvent, Office
+
+
+def audit_record(
+    *,
+    office: Office,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    action: str,
+    obj: models.Model | None = None,
+    details: dict[str, Any] | None = None,
+    actor_label: str = "",
+) -> AuditEvent:
+    """Append one event. `details` must never carry a secret (keys, passwords, tokens)."""
+    user = actor if isinstance(actor, AbstractBaseUser) else None
+    return AuditEvent.objects.create(
+        office=office,
+        actor=user,
+        actor_label=actor_label or ("" if user else "system"),
+        action=action,
+        object_type=obj._meta.label if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        object_repr=str(obj)[:300] if obj is not None else "",
+        details=details or {},
+    )

@@ -19,7 +19,18 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=False)
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """A strict boolean: django-environ reads any unknown word as False, we refuse it."""
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw not in _TRUE | _FALSE:
+        raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+    return raw in _TRUE
+
+
+DEBUG = env_flag("DEBUG", default=False)
 # A fixed development key is acceptable only when DEBUG is on; otherwise it must be given.
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key" if DEBUG else "")
 if not SECRET_KEY:
@@ -113,10 +124,13 @@ CRYPTOGRAPHY_KEY = env.str("CRYPTOGRAPHY_KEY", default=SECRET_KEY)
 CRYPTOGRAPHY_SALT = env.str("CRYPTOGRAPHY_SALT", default="ksef-portal")
 
 # E-mail: files on a laptop, SMTP in production (EMAIL_URL=smtp://user:pass@host:587?tls=True).
-_email = env.email_url("EMAIL_URL", default="filemail://" + str(BASE_DIR / "var" / "mail"))
-if _email["EMAIL_BACKEND"] == "django.core.mail.backends.filebased.EmailBackend":
-    EMAIL_FILE_PATH = _email.get("EMAIL_FILE_PATH") or str(BASE_DIR / "var" / "mail")
-vars().update(_email)
+# filemail://PATH writes one file per message under PATH (relative to the project folder).
+_email_url = env.str("EMAIL_URL", default="filemail://var/mail")
+if _email_url.startswith("filemail://"):
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(BASE_DIR / (_email_url.removeprefix("filemail://") or "var/mail"))
+else:
+    vars().update(env.email_url_config(_email_url))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="KSeF Portal <portal@localhost>")
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 
@@ -131,7 +145,7 @@ if CELERY_BROKER_URL == "filesystem://":
         "processed_folder": str(_queue / "processed"),
         "store_processed": False,
     }
-CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+CELERY_TASK_ALWAYS_EAGER = env_flag("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -152,6 +166,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env_flag("CSRF_COOKIE_SECURE", default=False)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,0 +1,551 @@
+"""Keys and certificates: loading, checking, describing, and requesting KSeF certificates.
+
+Loading rules (one policy for every loader):
+
+* Certificates: PEM or DER, or the bare Base64 DER that KSeF's ``/certificates/retrieve``
+  returns. Text around a PEM block (``Bag Attributes``, comments, a trailing newline or
+  other junk) is ignored, as RFC 7468 allows; a file with more than one certificate is
+  rejected, because picking one silently could pick the CA. DER must be exact: trailing
+  bytes after the DER structure are rejected.
+* Private keys: encrypted PKCS#8 PEM (what the Ministry's web application saves),
+  unencrypted PKCS#8 / traditional PEM, and the same in DER. A password given for an
+  unencrypted key is ignored (users often type one anyway).
+* Only RSA keys of at least 2048 bits and EC keys on P-256 or P-384 are supported.
+
+Every failure is a :class:`CertificateError` subclass whose message never contains a
+password or key material.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import NameOID
+
+__all__ = [
+    "ENROLLMENT_FIELD_OIDS",
+    "CertificateEnvironment",
+    "CertificateError",
+    "CertificateInfo",
+    "KeyMismatchError",
+    "KsefCertificateKind",
+    "OwnerIdentifierType",
+    "PasswordRequiredError",
+    "PrivateKey",
+    "UnreadableFileError",
+    "UnsupportedKeyTypeError",
+    "WrongPasswordError",
+    "build_csr",
+    "certificate_fingerprint",
+    "certificate_serial_hex",
+    "check_key_matches_certificate",
+    "check_supported_key",
+    "csr_to_base64_der",
+    "describe_certificate",
+    "export_private_key",
+    "generate_private_key",
+    "load_certificate",
+    "load_pkcs12",
+    "load_private_key",
+]
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+_KeyLoader = Callable[[bytes, bytes | None], PrivateKeyTypes]
+
+MIN_RSA_BITS = 2048
+SUPPORTED_CURVES = ("secp256r1", "secp384r1")
+
+ORGANIZATION_IDENTIFIER = x509.ObjectIdentifier("2.5.4.97")
+
+# GET /certificates/enrollments/data -> subject OIDs, in the contract's property order.
+ENROLLMENT_FIELD_OIDS: dict[str, x509.ObjectIdentifier] = {
+    "commonName": NameOID.COMMON_NAME,
+    "countryName": NameOID.COUNTRY_NAME,
+    "givenName": NameOID.GIVEN_NAME,
+    "surname": NameOID.SURNAME,
+    "serialNumber": NameOID.SERIAL_NUMBER,
+    "uniqueIdentifier": NameOID.X500_UNIQUE_IDENTIFIER,
+    "organizationName": NameOID.ORGANIZATION_NAME,
+    "organizationIdentifier": ORGANIZATION_IDENTIFIER,
+}
+
+# Readable names for RFC 4514 strings (cryptography prints these as dotted OIDs).
+_RFC4514_NAMES = {
+    NameOID.SERIAL_NUMBER: "serialNumber",
+    NameOID.GIVEN_NAME: "GN",
+    NameOID.SURNAME: "SN",
+    NameOID.X500_UNIQUE_IDENTIFIER: "uniqueIdentifier",
+    ORGANIZATION_IDENTIFIER: "organizationIdentifier",
+}
+
+# Identity patterns KSeF applies for SubjectIdentifierType=certificateSubject (§2.5).
+_PESEL_IN_SERIAL = re.compile(r"(?:PNOPL|PESEL).*?(\d{11})")
+_NIP_IN_SERIAL = re.compile(r"(?:TINPL|NIP).*?(\d{10})")
+_NIP_IN_ORGANIZATION_ID = re.compile(r"VATPL.*?(\d{10})")
+
+_PEM_CERTIFICATE = re.compile(
+    rb"-----BEGIN (?P<label>(?:X509 |TRUSTED )?CERTIFICATE)-----.*?-----END (?P=label)-----",
+    re.DOTALL,
+)
+_PEM_PRIVATE_KEY = re.compile(
+    rb"-----BEGIN (?P<label>(?:ENCRYPTED |RSA |EC )?PRIVATE KEY)-----"
+    rb".*?-----END (?P=label)-----",
+    re.DOTALL,
+)
+
+# KSeF issuer common names observed in issue threads (digest §3): PRD and TEST/DEMO.
+KSEF_ISSUER_PRODUCTION = "CCK KSeF"
+KSEF_ISSUER_TEST_AND_DEMO = "TEST CCK KSeF"
+AUTHENTICATION_CN_SUFFIX = "(uwierzytelnienie)"
+OFFLINE_CN_SUFFIX = "(offline)"
+
+
+class CertificateError(Exception):
+    """A key or certificate cannot be used; the message is safe to show."""
+
+
+class UnreadableFileError(CertificateError):
+    """The data is not a certificate/key in any supported format."""
+
+
+class WrongPasswordError(CertificateError):
+    """The password does not decrypt the key or PKCS#12 file."""
+
+
+class PasswordRequiredError(CertificateError):
+    """The key or PKCS#12 file is encrypted and no password was given."""
+
+
+class KeyMismatchError(CertificateError):
+    """The private key does not belong to the certificate."""
+
+
+class UnsupportedKeyTypeError(CertificateError):
+    """The key is neither RSA >= 2048 bits nor EC on P-256/P-384."""
+
+
+class KsefCertificateKind(StrEnum):
+    """``KsefCertificateType`` of a KSeF certificate, or UNKNOWN for other certificates."""
+
+    AUTHENTICATION = "Authentication"
+    OFFLINE = "Offline"
+    UNKNOWN = "Unknown"
+
+
+class OwnerIdentifierType(StrEnum):
+    """How KSeF identifies the certificate's owner (``CertificateSubjectIdentifierType``)."""
+
+    NIP = "Nip"
+    PESEL = "Pesel"
+    FINGERPRINT = "Fingerprint"
+
+
+class CertificateEnvironment(StrEnum):
+    """Where a certificate is expected to work (a guess from the issuer, digest §3/§12.6).
+
+    KSeF's TEST and DEMO both issue as "TEST CCK KSeF", so they cannot be told apart.
+    Qualified certificates from trust-service providers are UNKNOWN: they work wherever
+    they are genuinely qualified.
+    """
+
+    TEST = "test"
+    TEST_OR_DEMO = "test_or_demo"
+    PRODUCTION = "production"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateInfo:
+    """Facts about a certificate the portal shows and checks."""
+
+    kind: KsefCertificateKind
+    owner_identifier_type: OwnerIdentifierType
+    owner_identifier: str
+    is_personal: bool
+    common_name: str | None
+    serial_hex: str
+    sha256_fingerprint: str
+    valid_from: datetime
+    valid_to: datetime
+    subject: str
+    issuer: str
+    is_self_signed: bool
+    is_ksef_issued: bool
+    environment: CertificateEnvironment
+    key_description: str
+
+    @property
+    def nip(self) -> str | None:
+        return (
+            self.owner_identifier if self.owner_identifier_type is OwnerIdentifierType.NIP else None
+        )
+
+    @property
+    def pesel(self) -> str | None:
+        if self.owner_identifier_type is OwnerIdentifierType.PESEL:
+            return self.owner_identifier
+        return None
+
+    def is_valid_at(self, moment: datetime) -> bool:
+        return self.valid_from <= moment <= self.valid_to
+
+
+# --- loading -------------------------------------------------------------------------
+
+
+def load_certificate(data: bytes) -> x509.Certificate:
+    """One X.509 certificate from PEM, DER or bare Base64 DER (see module docstring)."""
+    if not data:
+        raise UnreadableFileError("the certificate file is empty")
+    blocks = [m.group(0) for m in _PEM_CERTIFICATE.finditer(data)]
+    if len(blocks) > 1:
+        raise UnreadableFileError(
+            f"the file holds {len(blocks)} certificates; provide only the KSeF certificate"
+        )
+    if blocks:
+        try:
+            return x509.load_pem_x509_certificate(blocks[0])
+        except ValueError:
+            raise UnreadableFileError("the PEM certificate block is damaged") from None
+    if b"-----BEGIN" in data:
+        raise UnreadableFileError("the PEM file holds no certificate (a key, perhaps?)")
+    der = data if data[:1] == b"\x30" else _bare_base64(data)
+    if der is None:
+        raise UnreadableFileError("the file is not a certificate (neither PEM nor DER)")
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError:
+        raise UnreadableFileError("the file is not a valid DER certificate") from None
+
+
+def _bare_base64(data: bytes) -> bytes | None:
+    compact = b"".join(data.split())
+    if not compact:
+        return None
+    try:
+        decoded = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return decoded if decoded[:1] == b"\x30" else None
+
+
+def load_private_key(data: bytes, password: str | None = None) -> PrivateKey:
+    """A supported private key from PEM (PKCS#8, encrypted PKCS#8, traditional) or DER."""
+    if not data:
+        raise UnreadableFileError("the private-key file is empty")
+    if b"-----BEGIN" in data:
+        block = _PEM_PRIVATE_KEY.search(data)
+        if block is None:
+            raise UnreadableFileError("the PEM file holds no private key")
+        loader: _KeyLoader = serialization.load_pem_private_key
+        raw = block.group(0)
+    else:
+        loader = serialization.load_der_private_key
+        raw = data
+    try:
+        key = loader(raw, None)
+    except TypeError:
+        key = _load_encrypted_key(loader, raw, password)
+    except (ValueError, UnsupportedAlgorithm):
+        raise UnreadableFileError("the file is not a readable private key") from None
+    return check_supported_key(key)
+
+
+def _load_encrypted_key(loader: _KeyLoader, raw: bytes, password: str | None) -> PrivateKeyTypes:
+    # TypeError without a password means "encrypted": the only question left is the password.
+    if not password:
+        raise PasswordRequiredError("the private key is encrypted; enter its password")
+    try:
+        key: PrivateKeyTypes = loader(raw, password.encode("utf-8"))
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise WrongPasswordError("the password does not decrypt this private key") from None
+    return key
+
+
+def check_supported_key(key: object) -> PrivateKey:
+    """``key`` itself if it is RSA >= 2048 or EC P-256/P-384, else UnsupportedKeyTypeError."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise UnsupportedKeyTypeError(
+                f"RSA keys must have at least {MIN_RSA_BITS} bits (this one has {key.key_size})"
+            )
+        return key
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        if key.curve.name not in SUPPORTED_CURVES:
+            raise UnsupportedKeyTypeError(
+                f"EC keys must use P-256 or P-384 (this one uses {key.curve.name})"
+            )
+        return key
+    raise UnsupportedKeyTypeError(
+        f"unsupported key type {type(key).__name__}; use RSA (2048+) or EC P-256"
+    )
+
+
+def load_pkcs12(
+    data: bytes, password: str | None = None
+) -> tuple[PrivateKey, x509.Certificate, list[x509.Certificate]]:
+    """``(key, certificate, extra_certificates)`` from a PKCS#12 (.p12/.pfx) file.
+
+    The key must match the certificate. A password given for an unencrypted file is
+    ignored.
+    """
+    if not data:
+        raise UnreadableFileError("the PKCS#12 file is empty")
+    attempts: list[bytes | None] = [password.encode("utf-8")] if password else []
+    attempts.append(None)
+    loaded = None
+    for attempt in attempts:
+        try:
+            loaded = pkcs12.load_key_and_certificates(data, attempt)
+            break
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            continue
+    if loaded is None:
+        if not _looks_like_pfx(data):
+            raise UnreadableFileError("the file is not a PKCS#12 (.p12/.pfx) archive")
+        if not password:
+            raise PasswordRequiredError("the PKCS#12 file is encrypted; enter its password")
+        raise WrongPasswordError("the password does not open this PKCS#12 file")
+    key, certificate, extra = loaded
+    if key is None:
+        raise UnreadableFileError("the PKCS#12 file holds no private key")
+    if certificate is None:
+        raise UnreadableFileError("the PKCS#12 file holds no certificate")
+    supported = check_supported_key(key)
+    check_key_matches_certificate(supported, certificate)
+    return supported, certificate, list(extra)
+
+
+def _looks_like_pfx(data: bytes) -> bool:
+    # PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo, macData ... }
+    if len(data) < 5 or data[0] != 0x30:
+        return False
+    first = data[1]
+    if first < 0x80:
+        header, length = 2, first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or len(data) < 2 + count:
+            return False
+        header, length = 2 + count, int.from_bytes(data[2 : 2 + count], "big")
+    return header + length == len(data) and data[header : header + 3] == b"\x02\x01\x03"
+
+
+def check_key_matches_certificate(key: PrivateKey, certificate: x509.Certificate) -> None:
+    """Raise :class:`KeyMismatchError` unless ``key`` is the certificate's private key."""
+    expected = certificate.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    actual = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    if expected != actual:
+        raise KeyMismatchError("the private key does not belong to this certificate")
+
+
+# --- describing ----------------------------------------------------------------------
+
+
+def certificate_fingerprint(certificate: x509.Certificate) -> str:
+    """SHA-256 of the certificate DER as 64 upper-case hex characters (KSeF's fingerprint)."""
+    der = certificate.public_bytes(serialization.Encoding.DER)
+    return hashlib.sha256(der).hexdigest().upper()
+
+
+def certificate_serial_hex(certificate: x509.Certificate) -> str:
+    """The serial number as upper-case hex, zero-padded to an even length of at least 16.
+
+    KSeF prints its certificates' serials as exactly 16 hex characters (``01F20A5D352AE590``
+    keeps its leading zero); longer serials from other issuers are printed in full.
+    """
+    digits = f"{certificate.serial_number:X}"
+    width = max(16, len(digits) + len(digits) % 2)
+    return digits.zfill(width)
+
+
+def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
+    for attribute in name.get_attributes_for_oid(oid):
+        value = attribute.value
+        return value if isinstance(value, str) else value.hex()
+    return None
+
+
+def _owner(subject: x509.Name, fingerprint: str) -> tuple[OwnerIdentifierType, str]:
+    serial = _attribute(subject, NameOID.SERIAL_NUMBER) or ""
+    organization_id = _attribute(subject, ORGANIZATION_IDENTIFIER) or ""
+    if match := _PESEL_IN_SERIAL.search(serial):
+        return OwnerIdentifierType.PESEL, match.group(1)
+    if match := _NIP_IN_SERIAL.search(serial):
+        return OwnerIdentifierType.NIP, match.group(1)
+    if match := _NIP_IN_ORGANIZATION_ID.search(organization_id):
+        return OwnerIdentifierType.NIP, match.group(1)
+    return OwnerIdentifierType.FINGERPRINT, fingerprint
+
+
+def _key_usage(certificate: x509.Certificate) -> x509.KeyUsage | None:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _kind(
+    certificate: x509.Certificate, common_name: str | None, ksef_issued: bool
+) -> KsefCertificateKind:
+    """The KSeF certificate type (digest §3).
+
+    The Ministry marks the type in two places: keyUsage (Authentication = digitalSignature,
+    Offline = nonRepudiation) and the subject CN suffix "(uwierzytelnienie)" / "(offline)".
+    When they disagree the answer is UNKNOWN. Without a suffix, nonRepudiation alone is
+    read as Offline only for KSeF-issued certificates: a qualified e-signature certificate
+    also carries just nonRepudiation and is not an Offline certificate.
+    """
+    usage = _key_usage(certificate)
+    by_usage = KsefCertificateKind.UNKNOWN
+    if usage is not None and usage.digital_signature and not usage.content_commitment:
+        by_usage = KsefCertificateKind.AUTHENTICATION
+    elif usage is not None and usage.content_commitment and not usage.digital_signature:
+        by_usage = KsefCertificateKind.OFFLINE
+    cn = (common_name or "").strip().lower()
+    if cn.endswith(AUTHENTICATION_CN_SUFFIX) or cn.endswith(OFFLINE_CN_SUFFIX):
+        by_name = (
+            KsefCertificateKind.AUTHENTICATION
+            if cn.endswith(AUTHENTICATION_CN_SUFFIX)
+            else KsefCertificateKind.OFFLINE
+        )
+        return by_name if usage is None or by_usage is by_name else KsefCertificateKind.UNKNOWN
+    if by_usage is KsefCertificateKind.OFFLINE and not ksef_issued:
+        return KsefCertificateKind.UNKNOWN
+    return by_usage
+
+
+def _is_self_signed(certificate: x509.Certificate) -> bool:
+    if certificate.issuer != certificate.subject:
+        return False
+    try:
+        certificate.verify_directly_issued_by(certificate)
+    except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
+        # InvalidSignature: the same name but another key signed it.
+        return False
+    return True
+
+
+def _key_description(certificate: x509.Certificate) -> str:
+    key = certificate.public_key()
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA {key.key_size}"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        curve = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+        return f"EC {curve.get(key.curve.name, key.curve.name)}"
+    return type(key).__name__
+
+
+def describe_certificate(certificate: x509.Certificate) -> CertificateInfo:
+    """What the certificate is: KSeF type, owner, validity, issuer-based environment guess."""
+    subject, issuer = certificate.subject, certificate.issuer
+    fingerprint = certificate_fingerprint(certificate)
+    common_name = _attribute(subject, NameOID.COMMON_NAME)
+    issuer_cn = (_attribute(issuer, NameOID.COMMON_NAME) or "").strip()
+    self_signed = _is_self_signed(certificate)
+    ksef_issued = issuer_cn in (KSEF_ISSUER_PRODUCTION, KSEF_ISSUER_TEST_AND_DEMO)
+    if self_signed:
+        environment = CertificateEnvironment.TEST
+    elif issuer_cn == KSEF_ISSUER_TEST_AND_DEMO:
+        environment = CertificateEnvironment.TEST_OR_DEMO
+    elif issuer_cn == KSEF_ISSUER_PRODUCTION:
+        environment = CertificateEnvironment.PRODUCTION
+    else:
+        environment = CertificateEnvironment.UNKNOWN
+    identifier_type, identifier = _owner(subject, fingerprint)
+    has_person_names = bool(
+        subject.get_attributes_for_oid(NameOID.GIVEN_NAME)
+        or subject.get_attributes_for_oid(NameOID.SURNAME)
+    )
+    return CertificateInfo(
+        kind=_kind(certificate, common_name, ksef_issued),
+        owner_identifier_type=identifier_type,
+        owner_identifier=identifier,
+        is_personal=identifier_type is OwnerIdentifierType.PESEL or has_person_names,
+        common_name=common_name,
+        serial_hex=certificate_serial_hex(certificate),
+        sha256_fingerprint=fingerprint,
+        valid_from=certificate.not_valid_before_utc,
+        valid_to=certificate.not_valid_after_utc,
+        subject=subject.rfc4514_string(_RFC4514_NAMES),
+        issuer=issuer.rfc4514_string(_RFC4514_NAMES),
+        is_self_signed=self_signed,
+        is_ksef_issued=ksef_issued,
+        environment=environment,
+        key_description=_key_description(certificate),
+    )
+
+
+# --- requesting a KSeF certificate ---------------------------------------------------
+
+
+def generate_private_key(kind: Literal["ec", "rsa"] = "ec") -> PrivateKey:
+    """A new key for a KSeF certificate: EC P-256 (the Ministry's choice) or RSA-2048."""
+    if kind == "ec":
+        return ec.generate_private_key(ec.SECP256R1())
+    if kind == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    raise ValueError(f"kind must be 'ec' or 'rsa', not {kind!r}")
+
+
+def build_csr(private_key: PrivateKey, enrollment_data: Mapping[str, object]) -> bytes:
+    """A PEM PKCS#10 request whose subject copies ``GET /certificates/enrollments/data``.
+
+    Every non-empty field of the response becomes one subject attribute, in the
+    contract's property order, with exactly the returned value (e.g. ``TINPL-…``: KSeF
+    rejects a changed DN with 25003). Unknown non-empty fields raise ``ValueError`` rather
+    than being dropped, because a dropped field would be rejected by KSeF too.
+    """
+    check_supported_key(private_key)
+    unknown = sorted(k for k, v in enrollment_data.items() if v and k not in ENROLLMENT_FIELD_OIDS)
+    if unknown:
+        raise ValueError(f"enrollment data has fields this library cannot map: {unknown}")
+    attributes: list[x509.NameAttribute[str]] = []
+    for field_name, oid in ENROLLMENT_FIELD_OIDS.items():
+        value = enrollment_data.get(field_name)
+        if value is None or value == "":
+            continue
+        if not isinstance(value, str):
+            raise ValueError(f"enrollment data field {field_name} must be a string")
+        attributes.append(x509.NameAttribute(oid, value))
+    present = {a.oid for a in attributes}
+    if NameOID.COMMON_NAME not in present or NameOID.COUNTRY_NAME not in present:
+        raise ValueError("enrollment data must contain commonName and countryName")
+    builder = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(attributes))
+    csr = builder.sign(private_key, hashes.SHA256())
+    return csr.public_bytes(serialization.Encoding.PEM)
+
+
+def csr_to_base64_der(csr_pem: bytes) -> str:
+    """The ``csr`` field of ``POST /certificates/enrollments``: Base64 of the DER request."""
+    csr = x509.load_pem_x509_csr(csr_pem)
+    return base64.b64encode(csr.public_bytes(serialization.Encoding.DER)).decode("ascii")
+
+
+def export_private_key(key: PrivateKey, password: str) -> bytes:
+    """The key as encrypted PKCS#8 PEM (PBES2, AES-256-CBC), like the Ministry's app saves."""
+    if not password:
+        raise ValueError("a password is required to export a private key")
+    return key.private_bytes(
+        encoding=serialization.Encoding.PEM,
+        format=serialization.PrivateFormat.PKCS8,
+        encryption_algorithm=serialization.BestAvailableEncryption(password.encode("utf-8")),
+    )

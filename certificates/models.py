@@ -1,0 +1,269 @@
+"""Stored KSeF credentials: certificate metadata in plain columns, secrets only encrypted.
+
+A `Credential` row is what the portal lists, filters and reminds about; it never holds a
+secret. The private key, its password and a KSeF token live in `CredentialSecret`, a
+separate table whose columns are encrypted with django-cryptography. Listing pages, the
+expiry dashboard and reminders therefore never decrypt anything (and keep working even if
+the encryption key is wrong), and decryption happens only in the service that uses the
+secret (see `certificates.services`).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_cryptography.fields import encrypt
+
+from clients.models import Client
+from portal.models import Office
+
+
+class Credential(models.Model):
+    """One uploaded credential of a client (client model) or of the office (office model)."""
+
+    class Kind(models.TextChoices):
+        AUTHENTICATION = "authentication", _("Certyfikat uwierzytelniający KSeF (typ 1)")
+        OFFLINE = "offline", _("Certyfikat offline KSeF (typ 2)")
+        TOKEN = "token", _("Token KSeF")
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Aktywne")
+        REPLACED = "replaced", _("Zastąpione")
+        DELETED = "deleted", _("Usunięte")
+
+    class OwnerIdentifierType(models.TextChoices):
+        NIP = "Nip", "NIP"
+        PESEL = "Pesel", "PESEL"
+        FINGERPRINT = "Fingerprint", _("Odcisk certyfikatu")
+
+    class Environment(models.TextChoices):
+        TEST = "test", _("Testowe (samopodpisany)")
+        TEST_OR_DEMO = "test_or_demo", _("Testowe lub DEMO (TEST CCK KSeF)")
+        PRODUCTION = "production", _("Produkcyjne (CCK KSeF)")
+        UNKNOWN = "unknown", _("Nieznane (certyfikat kwalifikowany)")
+
+    class Source(models.TextChoices):
+        STAFF = "staff", _("Przesłane przez pracownika biura")
+        CLIENT_LINK = "client_link", _("Przesłane przez klienta (link jednorazowy)")
+
+    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="credentials")
+    # Null for the office's own credential (office model); set for a client's credential.
+    client = models.ForeignKey(
+        Client, on_delete=models.PROTECT, null=True, blank=True, related_name="credentials"
+    )
+    kind = models.CharField(_("rodzaj"), max_length=20, choices=Kind.choices)
+    status = models.CharField(
+        _("stan"), max_length=10, choices=Status.choices, default=Status.ACTIVE
+    )
+
+    # Certificate metadata (empty for tokens), safe to show and to filter on.
+    owner_identifier_type = models.CharField(
+        _("rodzaj identyfikatora właściciela"),
+        max_length=12,
+        choices=OwnerIdentifierType.choices,
+        blank=True,
+    )
+    owner_identifier = models.CharField(_("identyfikator właściciela"), max_length=64, blank=True)
+    owner_name = models.CharField(_("nazwa właściciela (CN)"), max_length=300, blank=True)
+    is_personal = models.BooleanField(_("certyfikat osobisty"), default=False)
+    serial_number = models.CharField(_("numer seryjny"), max_length=64, blank=True)
+    fingerprint_sha256 = models.CharField(_("odcisk SHA-256"), max_length=64, blank=True)
+    valid_from = models.DateTimeField(_("ważny od"), null=True, blank=True)
+    # Null for tokens: their 31.12.2026 cut-off is a legal date, computed by the reminders.
+    valid_to = models.DateTimeField(_("ważny do"), null=True, blank=True, db_index=True)
+    issuer = models.CharField(_("wystawca"), max_length=500, blank=True)
+    subject = models.CharField(_("podmiot certyfikatu"), max_length=500, blank=True)
+    environment = models.CharField(
+        _("środowisko"), max_length=20, choices=Environment.choices, blank=True
+    )
+    key_description = models.CharField(_("klucz"), max_length=40, blank=True)
+    # The public certificate (needed to sign XAdES requests); not a secret.
+    certificate_pem = models.TextField(_("certyfikat (PEM)"), blank=True)
+    # The non-secret first part of a KSeF token ("<reference>|nip-...|<secret>").
+    token_reference = models.CharField(_("numer referencyjny tokenu"), max_length=64, blank=True)
+
+    # A personal certificate may be held by the office only with the owner's consent.
+    consent_given_by = models.CharField(_("zgodę wyraził(a)"), max_length=200, blank=True)
+    consent_given_on = models.DateField(_("data zgody"), null=True, blank=True)
+    consent_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.STAFF)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    uploaded_at = models.DateTimeField(_("przesłano"), default=timezone.now)
+    replaced_by = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="replaces"
+    )
+    replaced_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("poświadczenie KSeF")
+        verbose_name_plural = _("poświadczenia KSeF")
+        ordering = ["-uploaded_at", "-id"]
+        constraints = [
+            # One active credential per slot: per client and kind, and per office (office model).
+            models.UniqueConstraint(
+                fields=["client", "kind"],
+                condition=Q(status="active", client__isnull=False),
+                name="credential_one_active_per_client_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["office", "kind"],
+                condition=Q(status="active", client__isnull=True),
+                name="credential_one_active_office_credential_per_kind",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["office", "status", "valid_to"]),
+            models.Index(fields=["client", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        holder = self.client.name if self.client_id and self.client else _("biuro")
+        label = self.serial_number or self.token_reference or f"#{self.pk}"
+        return f"{self.get_kind_display()} {label} ({holder})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def is_office_credential(self) -> bool:
+        return self.client_id is None
+
+    @property
+    def is_certificate(self) -> bool:
+        return self.kind in (self.Kind.AUTHENTICATION, self.Kind.OFFLINE)
+
+    @property
+    def is_expired(self) -> bool:
+        return self.valid_to is not None and self.valid_to < timezone.now()
+
+
+class CredentialSecret(models.Model):
+    """The secret half of a credential, every column encrypted at rest.
+
+    Values are pickled and encrypted by django-cryptography (AES key from
+    CRYPTOGRAPHY_KEY, HMAC from SECRET_KEY; see certificates/README.md for rotation).
+    Replacing or deleting the credential overwrites them with empty strings.
+    """
+
+    credential = models.OneToOneField(
+        Credential, on_delete=models.CASCADE, related_name="secret", primary_key=True
+    )
+    private_key_pem = encrypt(models.TextField(blank=True, default=""))
+    key_password = encrypt(models.TextField(blank=True, default=""))
+    token = encrypt(models.TextField(blank=True, default=""))
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sekret poświadczenia")
+        verbose_name_plural = _("sekrety poświadczeń")
+
+    def __str__(self) -> str:
+        # Never the value: this string can end up in logs, the admin and audit reprs.
+        return f"secret of credential #{self.credential_id}"
+
+
+class CredentialCheck(models.Model):
+    """One live test login with a stored credential into one client's KSeF context."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("W kolejce")
+        RUNNING = "running", _("W toku")
+        SUCCEEDED = "succeeded", _("Połączenie działa")
+        FAILED = "failed", _("Niepowodzenie")
+
+    credential = models.ForeignKey(Credential, on_delete=models.CASCADE, related_name="checks")
+    # The context logged into: the credential's client, or any client for an office credential.
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="credential_checks")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    # The KSeF status code (415, 450, 460...), an HTTP status, or "network"/"internal".
+    error_code = models.CharField(max_length=20, blank=True)
+    message = models.TextField(_("wynik"), blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("test połączenia z KSeF")
+        verbose_name_plural = _("testy połączenia z KSeF")
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["client", "-requested_at"])]
+
+    def __str__(self) -> str:
+        return f"check #{self.pk} of credential #{self.credential_id}: {self.state}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.SUCCEEDED, self.State.FAILED)
+
+
+class UploadLink(models.Model):
+    """A single-use, expiring link a client contact uses to upload a credential.
+
+    Only the SHA-256 of the link's token is stored: a database leak does not reveal live
+    links, and lookups compare hashes.
+    """
+
+    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="upload_links")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="upload_links")
+    kind = models.CharField(max_length=20, choices=Credential.Kind.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    recipient_email = models.EmailField(_("wysłano do"))
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(_("wygasa"))
+    used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveIntegerField(default=0)
+    credential = models.ForeignKey(
+        Credential, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("link do przesłania poświadczenia")
+        verbose_name_plural = _("linki do przesłania poświadczeń")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"upload link #{self.pk} for {self.client}"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.used_at is None and self.revoked_at is None and self.expires_at > timezone.now()

@@ -1,0 +1,59 @@
+"""FA(3) parse throughput on one core: ``python benchmarks/fa3_parse.py [invoice.xml]``.
+
+Parses a typical invoice (the MF's example 1: two parties, three lines, payment) in a tight
+loop, repeats the measurement and prints the median invoices per second. The target for
+:func:`ksef.fa3.parse` is at least 8,000 invoices/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from ksef import fa3  # noqa: E402
+
+DEFAULT_SHARED = REPO_ROOT.parent / "shared" / "ksef"
+DEFAULT_INVOICE = "samples/invoices/mf-fa3-example-01.xml"
+TARGET_PER_SECOND = 8_000
+
+
+def measure(xml: bytes, *, loops: int, repeats: int) -> list[float]:
+    rates = []
+    parse = fa3.parse
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(loops):
+            parse(xml)
+        rates.append(loops / (time.perf_counter() - start))
+    return rates
+
+
+def main() -> int:
+    shared = Path(os.environ.get("KSEF_SHARED_DIR", DEFAULT_SHARED))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("invoice", nargs="?", type=Path, default=shared / DEFAULT_INVOICE)
+    parser.add_argument("--loops", type=int, default=5_000)
+    parser.add_argument("--repeats", type=int, default=9)
+    args = parser.parse_args()
+    xml = args.invoice.read_bytes()
+    summary = fa3.parse(xml)  # warm up and show what is being parsed
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
+    rates = measure(xml, loops=args.loops, repeats=args.repeats)
+    median = statistics.median(rates)
+    print(f"invoice: {args.invoice.name} ({len(xml)} bytes, {len(summary.lines)} lines)")
+    print(f"runs: {args.repeats} x {args.loops} parses, one core")
+    print(f"min/median/max: {min(rates):,.0f} / {median:,.0f} / {max(rates):,.0f} invoices/s")
+    print(f"median per invoice: {1e6 / median:.1f} µs (target >= {TARGET_PER_SECOND:,}/s)")
+    return 0 if median >= TARGET_PER_SECOND else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

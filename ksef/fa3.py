@@ -1,0 +1,677 @@
+"""Reading FA(3) e-invoices: a fast listing parser and offline XSD validation.
+
+:func:`parse` turns the bytes of an FA(3) invoice (namespace
+``http://crd.gov.pl/wzor/2025/06/25/13775/``, digest §9) into an :class:`InvoiceSummary`:
+parties, number, dates, currency, kind, net/VAT per rate, totals, correction references,
+line items and payment terms. It walks the tree once, child by child, comparing Clark-notation
+tags — no XPath — so one core parses thousands of typical invoices per second
+(``benchmarks/fa3_parse.py``).
+
+:func:`validate` checks a document against the official XSD in a local folder (the shared
+``schemas/fa``). The XSD imports its base types by absolute ``http://crd.gov.pl/...`` URL
+(Gotcha 26); a resolver maps those to ``bazowe/`` and refuses anything else, so validation
+never touches the network.
+
+Both refuse documents with a DOCTYPE: KSeF invoices never carry one, and refusing it closes
+the door on entity-expansion and external-entity attacks before they start.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, TypeVar
+
+from lxml import etree
+
+from ksef.errors import (
+    InvoiceParseError,
+    InvoiceValidationError,
+    SchemaLoadError,
+    UnsafeXmlError,
+)
+
+__all__ = [
+    "FA3_NAMESPACE",
+    "FA3_SCHEMA_FILENAME",
+    "AuthorizedParty",
+    "BankAccount",
+    "CorrectedInvoice",
+    "IdentifierKind",
+    "InvoiceSummary",
+    "LineItem",
+    "Party",
+    "PartyIdentifier",
+    "Payment",
+    "RateTotal",
+    "ThirdParty",
+    "ensure_valid",
+    "parse",
+    "validate",
+]
+
+FA3_NAMESPACE = "http://crd.gov.pl/wzor/2025/06/25/13775/"
+FA3_SCHEMA_FILENAME = "schemat_FA(3)_v1-0E.xsd"
+# The base schemas FA(2), FA(3) and FA_RR(1) import by absolute URL (digest §9).
+_BASE_SCHEMA_URL = "http://crd.gov.pl/xml/schematy/dziedzinowe/mf/2022/01/05/eD/DefinicjeTypy/"
+_BASE_SCHEMA_FOLDER = "bazowe"
+
+_NS = "{" + FA3_NAMESPACE + "}"
+_V = TypeVar("_V")
+
+
+def _t(local: str) -> str:
+    return _NS + local
+
+
+# Precomputed Clark-notation tags: a string comparison per element is all the parser does.
+T_FAKTURA = _t("Faktura")
+T_PODMIOT1, T_PODMIOT2, T_PODMIOT3 = _t("Podmiot1"), _t("Podmiot2"), _t("Podmiot3")
+T_UPOWAZNIONY, T_FA = _t("PodmiotUpowazniony"), _t("Fa")
+T_DANE_ID, T_NIP, T_NAZWA = _t("DaneIdentyfikacyjne"), _t("NIP"), _t("Nazwa")
+T_KOD_UE, T_NR_VAT_UE, T_KOD_KRAJU = _t("KodUE"), _t("NrVatUE"), _t("KodKraju")
+T_NR_ID, T_BRAK_ID, T_ID_WEW = _t("NrID"), _t("BrakID"), _t("IDWew")
+T_ROLA, T_ROLA_INNA, T_OPIS_ROLI, T_UDZIAL = (
+    _t("Rola"),
+    _t("RolaInna"),
+    _t("OpisRoli"),
+    _t("Udzial"),
+)
+T_ROLA_PU = _t("RolaPU")
+T_KOD_WALUTY, T_P_1, T_P_2, T_P_6 = _t("KodWaluty"), _t("P_1"), _t("P_2"), _t("P_6")
+T_OKRES_FA, T_P_6_OD, T_P_6_DO = _t("OkresFa"), _t("P_6_Od"), _t("P_6_Do")
+T_P_15, T_RODZAJ = _t("P_15"), _t("RodzajFaktury")
+T_PRZYCZYNA, T_TYP_KOREKTY = _t("PrzyczynaKorekty"), _t("TypKorekty")
+T_DANE_FA_KOR = _t("DaneFaKorygowanej")
+T_DATA_WYST_KOR, T_NR_FA_KOR = _t("DataWystFaKorygowanej"), _t("NrFaKorygowanej")
+T_NR_KSEF_KOR, T_NR_KSEF_N = _t("NrKSeFFaKorygowanej"), _t("NrKSeFN")
+T_FA_WIERSZ, T_PLATNOSC = _t("FaWiersz"), _t("Platnosc")
+T_NR_WIERSZA, T_UU_ID, T_P_7 = _t("NrWierszaFa"), _t("UU_ID"), _t("P_7")
+T_P_8A, T_P_8B, T_P_9A, T_P_9B = _t("P_8A"), _t("P_8B"), _t("P_9A"), _t("P_9B")
+T_P_10, T_P_11, T_P_11A, T_P_11VAT = _t("P_10"), _t("P_11"), _t("P_11A"), _t("P_11Vat")
+T_P_12, T_STAN_PRZED = _t("P_12"), _t("StanPrzed")
+T_ZAPLACONO, T_DATA_ZAPLATY = _t("Zaplacono"), _t("DataZaplaty")
+T_TERMIN_PLATNOSCI, T_TERMIN = _t("TerminPlatnosci"), _t("Termin")
+T_FORMA, T_PLATNOSC_INNA, T_OPIS_PLATNOSCI = (
+    _t("FormaPlatnosci"),
+    _t("PlatnoscInna"),
+    _t("OpisPlatnosci"),
+)
+T_RACHUNEK, T_RACHUNEK_FAKTORA = _t("RachunekBankowy"), _t("RachunekBankowyFaktora")
+T_NR_RB, T_SWIFT, T_NAZWA_BANKU, T_OPIS_RACHUNKU = (
+    _t("NrRB"),
+    _t("SWIFT"),
+    _t("NazwaBanku"),
+    _t("OpisRachunku"),
+)
+T_IPKSEF = _t("IPKSeF")
+
+# P_13_x / P_14_x / P_14_xW suffixes in schema order (digest §9, "Net per rate").
+RATE_CODES: tuple[str, ...] = (
+    "1", "2", "3", "4", "5", "6_1", "6_2", "6_3", "7", "8", "9", "10", "11",
+)  # fmt: skip
+RATE_DESCRIPTIONS: dict[str, str] = {
+    "1": "stawka podstawowa 23% lub 22%",
+    "2": "stawka obniżona 8% lub 7%",
+    "3": "stawka obniżona 5%",
+    "4": "ryczałt dla taksówek osobowych",
+    "5": "procedura szczególna OSS",
+    "6_1": "0% — dostawa krajowa",
+    "6_2": "0% — wewnątrzwspólnotowa dostawa towarów",
+    "6_3": "0% — eksport",
+    "7": "zwolnione od podatku",
+    "8": "dostawa poza terytorium kraju",
+    "9": "usługi z art. 100 ust. 1 pkt 4",
+    "10": "odwrotne obciążenie",
+    "11": "procedura marży",
+}
+# tag -> (rate code, slot in RateTotal: 0 net, 1 VAT, 2 VAT in PLN)
+_RATE_TAGS: dict[str, tuple[str, int]] = {
+    **{_t(f"P_13_{code}"): (code, 0) for code in RATE_CODES},
+    **{_t(f"P_14_{code}"): (code, 1) for code in RATE_CODES[:5]},
+    **{_t(f"P_14_{code}W"): (code, 2) for code in RATE_CODES[:4]},
+}
+
+
+class IdentifierKind(enum.StrEnum):
+    """How a party is identified in ``DaneIdentyfikacyjne``."""
+
+    NIP = "Nip"
+    EU_VAT = "VatUe"  # KodUE + NrVatUE
+    INTERNAL_ID = "InternalId"  # IDWew, Podmiot3 only
+    OTHER = "Other"  # optional KodKraju + NrID
+    NONE = "None"  # BrakID = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PartyIdentifier:
+    """``value`` is the NIP / VAT number / InternalId / foreign ID (``None`` for NONE).
+
+    ``country_code`` is ``KodUE`` for EU VAT numbers and the optional ``KodKraju`` of
+    ``NrID``; :attr:`display` joins them (``DE123456789``) the way KSeF metadata shows them.
+    """
+
+    kind: IdentifierKind
+    value: str | None = None
+    country_code: str | None = None
+
+    @property
+    def display(self) -> str:
+        if self.kind is IdentifierKind.EU_VAT:
+            return f"{self.country_code or ''}{self.value or ''}"
+        return self.value or ""
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    identifier: PartyIdentifier
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ThirdParty:
+    """``Podmiot3``: ``role`` is the ``Rola`` code (1 factor, 2 recipient, ... 11 employee);
+    ``other_role`` the ``OpisRoli`` text when ``RolaInna`` is used; ``share`` the ``Udzial``
+    percentage."""
+
+    identifier: PartyIdentifier
+    name: str | None
+    role: int | None
+    other_role: str | None
+    share: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthorizedParty:
+    """``PodmiotUpowazniony``: ``role`` 1 enforcement authority, 2 bailiff, 3 tax representative."""
+
+    nip: str
+    name: str | None
+    role: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RateTotal:
+    """Totals of one VAT rate group: net ``P_13_x``, VAT ``P_14_x`` and, on foreign-currency
+    invoices, VAT converted to PLN ``P_14_xW``. ``code`` is the suffix (``"1"``, ``"6_2"``)."""
+
+    code: str
+    net: Decimal | None = None
+    vat: Decimal | None = None
+    vat_pln: Decimal | None = None
+
+    @property
+    def description(self) -> str:
+        return RATE_DESCRIPTIONS[self.code]
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectedInvoice:
+    """One ``DaneFaKorygowanej``; ``ksef_number`` is ``None`` when the corrected invoice was
+    issued outside KSeF (``NrKSeFN``)."""
+
+    issue_date: date
+    number: str
+    ksef_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class LineItem:
+    """One ``FaWiersz``. ``before_correction`` marks the "before" rows of a correction
+    (``StanPrzed``); ``vat_rate`` is the ``P_12`` code as written (``"23"``, ``"zw"``,
+    ``"np I"``, ``"0 WDT"``...)."""
+
+    number: int
+    name: str | None
+    unit: str | None
+    quantity: Decimal | None
+    unit_net_price: Decimal | None
+    unit_gross_price: Decimal | None
+    discount: Decimal | None
+    net_value: Decimal | None
+    gross_value: Decimal | None
+    vat_value: Decimal | None
+    vat_rate: str | None
+    uu_id: str | None
+    before_correction: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BankAccount:
+    number: str
+    swift: str | None
+    bank_name: str | None
+    description: str | None
+    factor: bool  # RachunekBankowyFaktora
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """``Platnosc``: ``form`` is the ``FormaPlatnosci`` code (1 cash, 2 card, 3 voucher,
+    4 cheque, 5 credit, 6 transfer, 7 mobile); ``other_form`` the ``OpisPlatnosci`` text."""
+
+    paid: bool
+    payment_date: date | None
+    due_dates: tuple[date, ...]
+    form: int | None
+    other_form: str | None
+    bank_accounts: tuple[BankAccount, ...]
+    ip_ksef: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class InvoiceSummary:
+    """What a listing, a booking export or a search index needs from an FA(3) invoice."""
+
+    seller: Party
+    buyer: Party
+    third_parties: tuple[ThirdParty, ...]
+    authorized_party: AuthorizedParty | None
+    number: str
+    issue_date: date
+    sale_date: date | None
+    period_from: date | None
+    period_to: date | None
+    currency: str
+    kind: str
+    rates: tuple[RateTotal, ...]
+    gross_total: Decimal
+    correction_reason: str | None
+    correction_type: int | None
+    corrected_invoices: tuple[CorrectedInvoice, ...]
+    lines: tuple[LineItem, ...]
+    payment: Payment | None
+
+    @property
+    def net_total(self) -> Decimal:
+        """Sum of every ``P_13_x`` present (there is no single net field, digest §9)."""
+        return sum((r.net for r in self.rates if r.net is not None), Decimal(0))
+
+    @property
+    def vat_total(self) -> Decimal:
+        """Sum of ``P_14_x`` in the invoice currency."""
+        return sum((r.vat for r in self.rates if r.vat is not None), Decimal(0))
+
+    @property
+    def vat_total_pln(self) -> Decimal | None:
+        """VAT in PLN: ``P_14_x`` for PLN invoices, ``P_14_xW`` for foreign-currency ones.
+
+        ``None`` when a foreign-currency invoice shows VAT for a rate without its PLN
+        counterpart (the schema leaves ``P_14_5`` without one).
+        """
+        if self.currency == "PLN":
+            return self.vat_total
+        total = Decimal(0)
+        for rate in self.rates:
+            if rate.vat_pln is not None:
+                total += rate.vat_pln
+            elif rate.vat:
+                return None
+        return total
+
+    def rate(self, code: str) -> RateTotal | None:
+        for item in self.rates:
+            if item.code == code:
+                return item
+        return None
+
+    @property
+    def is_correction(self) -> bool:
+        return self.kind in ("KOR", "KOR_ZAL", "KOR_ROZ")
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+_local = threading.local()
+
+
+def _parser() -> etree.XMLParser:
+    # lxml parsers must not be shared between threads; one per thread, reused.
+    parser: etree.XMLParser | None = getattr(_local, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            huge_tree=False,
+            remove_comments=True,
+            remove_pis=True,
+        )
+        _local.parser = parser
+    return parser
+
+
+def _parse_tree(xml: bytes) -> Any:
+    if not isinstance(xml, bytes | bytearray | memoryview):
+        raise TypeError("pass the invoice as bytes (the exact file), not str")
+    try:
+        root = etree.fromstring(bytes(xml), _parser())
+    except etree.XMLSyntaxError as exc:
+        raise InvoiceParseError(f"not well-formed XML: {exc}") from None
+    if root.getroottree().docinfo.doctype:
+        raise UnsafeXmlError("the document declares a DOCTYPE; KSeF invoices must not have one")
+    return root
+
+
+def _where(tag: str) -> str:
+    return tag.rpartition("}")[2]
+
+
+def _dec(text: str | None, tag: str) -> Decimal | None:
+    if text is None:
+        return None
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise InvoiceParseError(f"{_where(tag)} is not a number: {text!r}") from None
+
+
+def _date(text: str | None, tag: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvoiceParseError(f"{_where(tag)} is not a date: {text!r}") from None
+
+
+def _int(text: str | None, tag: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InvoiceParseError(f"{_where(tag)} is not an integer: {text!r}") from None
+
+
+def _tok(text: str | None) -> str | None:
+    # xsd:token semantics: internal runs of whitespace collapse to one space.
+    return " ".join(text.split()) if text is not None else None
+
+
+def _str(text: str | None) -> str | None:
+    return text.strip() if text is not None else None
+
+
+def _children(element: Any) -> dict[str, str | None]:
+    """``{tag: text}`` of the direct children — one C-level loop, no per-field lookups."""
+    return {child.tag: child.text for child in element}
+
+
+def _identity(dane: Any) -> tuple[PartyIdentifier, str | None]:
+    v = _children(dane)
+    get = v.get
+    name = _tok(get(T_NAZWA))
+    if T_NIP in v:
+        return PartyIdentifier(IdentifierKind.NIP, _str(v[T_NIP])), name
+    if T_NR_VAT_UE in v:
+        kind, value, country = IdentifierKind.EU_VAT, get(T_NR_VAT_UE), get(T_KOD_UE)
+    elif T_NR_ID in v:
+        kind, value, country = IdentifierKind.OTHER, get(T_NR_ID), get(T_KOD_KRAJU)
+    elif T_ID_WEW in v:
+        kind, value, country = IdentifierKind.INTERNAL_ID, get(T_ID_WEW), None
+    else:
+        kind, value, country = IdentifierKind.NONE, None, None
+    return PartyIdentifier(kind, _str(value), _str(country)), name
+
+
+def _party(element: Any) -> Party:
+    for child in element:
+        if child.tag == T_DANE_ID:
+            identifier, name = _identity(child)
+            return Party(identifier, name)
+    raise InvoiceParseError(f"{_where(element.tag)} has no DaneIdentyfikacyjne")
+
+
+def _third_party(element: Any) -> ThirdParty:
+    identifier = PartyIdentifier(IdentifierKind.NONE)
+    name: str | None = None
+    v: dict[str, str | None] = {}
+    for child in element:
+        if child.tag == T_DANE_ID:
+            identifier, name = _identity(child)
+        else:
+            v[child.tag] = child.text
+    get = v.get
+    return ThirdParty(
+        identifier,
+        name,
+        _int(get(T_ROLA), T_ROLA),
+        _tok(get(T_OPIS_ROLI)),
+        _dec(get(T_UDZIAL), T_UDZIAL),
+    )
+
+
+def _authorized_party(element: Any) -> AuthorizedParty:
+    party = _party(element)
+    role = _int(_children(element).get(T_ROLA_PU), T_ROLA_PU)
+    return AuthorizedParty(party.identifier.value or "", party.name, role)
+
+
+def _line(element: Any) -> LineItem:
+    get = _children(element).get
+    return LineItem(
+        number=_int(get(T_NR_WIERSZA), T_NR_WIERSZA) or 0,
+        name=_tok(get(T_P_7)),
+        unit=_tok(get(T_P_8A)),
+        quantity=_dec(get(T_P_8B), T_P_8B),
+        unit_net_price=_dec(get(T_P_9A), T_P_9A),
+        unit_gross_price=_dec(get(T_P_9B), T_P_9B),
+        discount=_dec(get(T_P_10), T_P_10),
+        net_value=_dec(get(T_P_11), T_P_11),
+        gross_value=_dec(get(T_P_11A), T_P_11A),
+        vat_value=_dec(get(T_P_11VAT), T_P_11VAT),
+        vat_rate=_str(get(T_P_12)),
+        uu_id=_str(get(T_UU_ID)),
+        before_correction=_str(get(T_STAN_PRZED)) == "1",
+    )
+
+
+def _corrected(element: Any) -> CorrectedInvoice:
+    get = _children(element).get
+    issued = _date(get(T_DATA_WYST_KOR), T_DATA_WYST_KOR)
+    if issued is None:
+        raise InvoiceParseError("DaneFaKorygowanej has no DataWystFaKorygowanej")
+    return CorrectedInvoice(issued, _tok(get(T_NR_FA_KOR)) or "", _str(get(T_NR_KSEF_KOR)))
+
+
+def _bank_account(element: Any, factor: bool) -> BankAccount:
+    get = _children(element).get
+    return BankAccount(
+        number=_str(get(T_NR_RB)) or "",
+        swift=_str(get(T_SWIFT)),
+        bank_name=_tok(get(T_NAZWA_BANKU)),
+        description=_tok(get(T_OPIS_RACHUNKU)),
+        factor=factor,
+    )
+
+
+def _payment(element: Any) -> Payment:
+    v: dict[str, str | None] = {}
+    due: list[date] = []
+    accounts: list[BankAccount] = []
+    for child in element:
+        tag = child.tag
+        if tag == T_TERMIN_PLATNOSCI:
+            for sub in child:
+                if sub.tag == T_TERMIN:
+                    due.append(_date(sub.text, T_TERMIN) or date.min)
+        elif tag == T_RACHUNEK:
+            accounts.append(_bank_account(child, False))
+        elif tag == T_RACHUNEK_FAKTORA:
+            accounts.append(_bank_account(child, True))
+        else:
+            v[tag] = child.text
+    get = v.get
+    return Payment(
+        paid=_str(get(T_ZAPLACONO)) == "1",
+        payment_date=_date(get(T_DATA_ZAPLATY), T_DATA_ZAPLATY),
+        due_dates=tuple(due),
+        form=_int(get(T_FORMA), T_FORMA),
+        other_form=_tok(get(T_OPIS_PLATNOSCI)),
+        bank_accounts=tuple(accounts),
+        ip_ksef=_str(get(T_IPKSEF)),
+    )
+
+
+def _rates(values: dict[str, str | None]) -> tuple[RateTotal, ...]:
+    found: dict[str, list[Decimal | None]] = {}
+    for tag, text in values.items():
+        where = _RATE_TAGS.get(tag)
+        if where is not None:
+            found.setdefault(where[0], [None, None, None])[where[1]] = _dec(text, tag)
+    return tuple(RateTotal(code, *found[code]) for code in RATE_CODES if code in found)
+
+
+def _require(value: _V | None, what: str) -> _V:
+    if value is None:
+        raise InvoiceParseError(f"Fa lacks {what}")
+    return value
+
+
+def _summary(
+    seller: Party,
+    buyer: Party,
+    third: tuple[ThirdParty, ...],
+    authorized: AuthorizedParty | None,
+    fa: Any,
+) -> InvoiceSummary:
+    values: dict[str, str | None] = {}
+    lines: list[LineItem] = []
+    corrected: list[CorrectedInvoice] = []
+    payment: Payment | None = None
+    for child in fa:
+        tag = child.tag
+        if tag == T_FA_WIERSZ:
+            lines.append(_line(child))
+        elif tag == T_DANE_FA_KOR:
+            corrected.append(_corrected(child))
+        elif tag == T_PLATNOSC:
+            payment = _payment(child)
+        elif tag == T_OKRES_FA:
+            values.update(_children(child))
+        else:
+            values[tag] = child.text
+    get = values.get
+    return InvoiceSummary(
+        seller=seller,
+        buyer=buyer,
+        third_parties=third,
+        authorized_party=authorized,
+        number=_require(_tok(get(T_P_2)), "P_2"),
+        issue_date=_require(_date(get(T_P_1), T_P_1), "P_1"),
+        sale_date=_date(get(T_P_6), T_P_6),
+        period_from=_date(get(T_P_6_OD), T_P_6_OD),
+        period_to=_date(get(T_P_6_DO), T_P_6_DO),
+        currency=_require(_str(get(T_KOD_WALUTY)), "KodWaluty"),
+        kind=_require(_str(get(T_RODZAJ)), "RodzajFaktury"),
+        rates=_rates(values),
+        gross_total=_require(_dec(get(T_P_15), T_P_15), "P_15"),
+        correction_reason=_tok(get(T_PRZYCZYNA)),
+        correction_type=_int(get(T_TYP_KOREKTY), T_TYP_KOREKTY),
+        corrected_invoices=tuple(corrected),
+        lines=tuple(lines),
+        payment=payment,
+    )
+
+
+def parse(xml: bytes) -> InvoiceSummary:
+    """Parse FA(3) invoice bytes into an :class:`InvoiceSummary`.
+
+    Raises :class:`~ksef.errors.UnsafeXmlError` for a DOCTYPE and
+    :class:`~ksef.errors.InvoiceParseError` for anything that is not an FA(3) ``Faktura``
+    with the mandatory ``Podmiot1``, ``Podmiot2`` and ``Fa`` (P_1, P_2, P_15, KodWaluty,
+    RodzajFaktury). Parsing does not validate; call :func:`validate` for that.
+    """
+    root = _parse_tree(xml)
+    if root.tag != T_FAKTURA:
+        raise InvoiceParseError(f"root element is {root.tag}, expected FA(3) {T_FAKTURA}")
+    seller = buyer = None
+    third: list[ThirdParty] = []
+    authorized: AuthorizedParty | None = None
+    fa = None
+    for child in root:
+        tag = child.tag
+        if tag == T_FA:
+            fa = child
+        elif tag == T_PODMIOT1:
+            seller = _party(child)
+        elif tag == T_PODMIOT2:
+            buyer = _party(child)
+        elif tag == T_PODMIOT3:
+            third.append(_third_party(child))
+        elif tag == T_UPOWAZNIONY:
+            authorized = _authorized_party(child)
+    if seller is None or buyer is None or fa is None:
+        raise InvoiceParseError("an FA(3) invoice needs Podmiot1, Podmiot2 and Fa")
+    return _summary(seller, buyer, tuple(third), authorized, fa)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+class _LocalSchemaResolver(etree.Resolver):  # type: ignore[misc]
+    """Serve the crd.gov.pl base schemas from ``bazowe/``; refuse every other remote URL."""
+
+    def __init__(self, schema_dir: Path) -> None:
+        super().__init__()
+        self._base = schema_dir / _BASE_SCHEMA_FOLDER
+
+    def resolve(self, system_url: str, public_id: str | None, context: Any) -> Any:
+        if system_url.startswith(_BASE_SCHEMA_URL):
+            name = system_url[len(_BASE_SCHEMA_URL) :]
+            local = (self._base / name).resolve()
+            if local.parent != self._base.resolve() or not local.is_file():
+                raise SchemaLoadError(f"base schema {name!r} is not in {self._base}")
+            return self.resolve_filename(str(local), context)
+        if "://" in system_url and not system_url.startswith("file:"):
+            raise SchemaLoadError(f"refusing to fetch {system_url} while loading the XSD")
+        return None
+
+
+@lru_cache(maxsize=8)
+def _schema(schema_dir: Path) -> tuple[etree.XMLSchema, threading.Lock]:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    parser.resolvers.add(_LocalSchemaResolver(schema_dir))
+    path = schema_dir / FA3_SCHEMA_FILENAME
+    if not path.is_file():
+        raise SchemaLoadError(f"FA(3) schema not found: {path}")
+    try:
+        schema = etree.XMLSchema(etree.parse(str(path), parser))
+    except etree.XMLSchemaParseError as exc:
+        # The resolver's own message is swallowed by libxml2; name the folder it needs.
+        raise SchemaLoadError(
+            f"cannot compile {path.name}; the base schemas must be in {schema_dir / 'bazowe'}: "
+            f"{exc}"
+        ) from None
+    # XMLSchema keeps its error log on the object: validate under a lock.
+    return schema, threading.Lock()
+
+
+def validate(xml: bytes, schema_dir: Path) -> list[str]:
+    """Validate against ``schema_dir/schemat_FA(3)_v1-0E.xsd``; return the error messages.
+
+    An empty list means the invoice is valid. The compiled schema is cached per folder.
+    Raises :class:`~ksef.errors.UnsafeXmlError` for a DOCTYPE and
+    :class:`~ksef.errors.InvoiceParseError` for XML that is not well-formed.
+    """
+    root = _parse_tree(xml)
+    schema, lock = _schema(Path(schema_dir).resolve())
+    with lock:
+        if schema.validate(root):
+            return []
+        return [f"line {error.line}: {error.message}" for error in schema.error_log]
+
+
+def ensure_valid(xml: bytes, schema_dir: Path) -> None:
+    """Like :func:`validate` but raise :class:`~ksef.errors.InvoiceValidationError`."""
+    errors = validate(xml, schema_dir)
+    if errors:
+        raise InvoiceValidationError(errors)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 
 __all__ = [
+    "CONTEXT_IDENTIFIER_TYPES",
     "internal_id_check_digit",
+    "is_valid_context_identifier",
     "is_valid_internal_id",
     "is_valid_ksef_number",
     "is_valid_nip",
@@ -36,6 +38,25 @@ _KSEF_NUMBER_RE = re.compile(
     r"(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])-([0-9A-F]{6})-?([0-9A-F]{6})-([0-9A-F]{2})"
 )
 _NIP_SEPARATORS = re.compile(r"[\s\-]")
+
+_NIP_SHAPE = r"[1-9]((\d[1-9])|([1-9]\d))\d{7}"
+# The AuthTokenRequest 2.1 XSD's TNipVatUE pattern (VIES formats), without its stray "$".
+_EU_VAT = (
+    r"(AT)(U\d{8})|(BE)([01]{1}\d{9})|(BG)(\d{9,10})|(CY)(\d{8}[A-Z])|(CZ)(\d{8,10})"
+    r"|(DE)(\d{9})|(DK)(\d{8})|(EE)(\d{9})|(EL)(\d{9})"
+    r"|(ES)([A-Z]\d{8}|\d{8}[A-Z]|[A-Z]\d{7}[A-Z])"
+    r"|(FI)(\d{8})|(FR)[A-Z0-9]{2}\d{9}|(HR)(\d{11})|(HU)(\d{8})"
+    r"|(IE)(\d{7}[A-Z]{2}|\d[A-Z0-9+*]\d{5}[A-Z])|(IT)(\d{11})|(LT)(\d{9}|\d{12})|(LU)(\d{8})"
+    r"|(LV)(\d{11})|(MT)(\d{8})|(NL)([A-Z0-9+*]{12})|(PT)(\d{9})|(RO)(\d{2,10})|(SE)(\d{12})"
+    r"|(SI)(\d{8})|(SK)(\d{10})|(XI)((\d{9}|(\d{12}))|(GD|HA)(\d{3}))"
+)
+_CONTEXT_PATTERNS: dict[str, re.Pattern[str]] = {
+    "Nip": re.compile(_NIP_SHAPE),
+    "InternalId": re.compile(_NIP_SHAPE + r"-\d{5}"),
+    "NipVatUe": re.compile(_NIP_SHAPE + r"-(" + _EU_VAT + r")"),
+    "PeppolId": re.compile(r"P[A-Z]{2}[0-9]{6}"),
+}
+CONTEXT_IDENTIFIER_TYPES = tuple(_CONTEXT_PATTERNS)
 
 
 def nip_check_digit(first_nine: str) -> int | None:
@@ -135,3 +156,18 @@ def is_valid_ksef_number(value: str) -> bool:
     if len(value) != 35:
         return len(value) == 36
     return ksef_number_checksum(value[:32]) == value[33:]
+
+
+def is_valid_context_identifier(context_type: str, value: str) -> bool:
+    """Whether ``value`` fits the ``ContextIdentifier`` of ``context_type`` (XSD 2.1 shapes).
+
+    ``Nip`` is checked for shape only (KSeF TEST accepts fake NIPs), ``InternalId`` also
+    for its check digit, ``NipVatUe`` as NIP + ``-`` + an EU VAT number in VIES format,
+    ``PeppolId`` as ``P`` + two letters + six digits.
+    """
+    pattern = _CONTEXT_PATTERNS.get(context_type)
+    if pattern is None or not isinstance(value, str) or not value.isascii():
+        return False
+    if not pattern.fullmatch(value):
+        return False
+    return context_type != "InternalId" or is_valid_internal_id(value)

@@ -24,13 +24,19 @@ from ksef_simulator.state import State, current_state, new_state
 CORE_BLUEPRINTS = [
     "ksef_simulator.public_keys",
     "ksef_simulator.limits",
+    "ksef_simulator.testdata",
+    "ksef_simulator.auth",
 ]
 
 # ===== INVOICE BLUEPRINTS — the invoices engineer appends module names here =============
 # Each module exposes `bp` (registered under /v2) and may define
 # `init_app(app: Flask, state: State) -> None`, called once after registration (seeding,
 # background workers). Order matters only for overlapping URL rules (avoid them).
-INVOICE_BLUEPRINTS: list[str] = []
+INVOICE_BLUEPRINTS: list[str] = [
+    "ksef_simulator.invoices",
+    "ksef_simulator.sessions",
+    "ksef_simulator.exports",
+]
 # =========================================================================================
 
 

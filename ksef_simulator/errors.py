@@ -133,7 +133,6 @@ class BadRequest(KsefError):
                 }
                 for code, det in self.errors
             ],
-            "referenceNumber": None,
             "serviceCode": f"00-{trace_id()}-{secrets.token_hex(8)}-00",
             "serviceCtx": "srvKSEFSIM",
             "serviceName": "ksef-simulator",

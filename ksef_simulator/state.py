@@ -48,7 +48,7 @@ class Subject:
     subunits: list[dict[str, Any]] = field(default_factory=list)
     roles: list[str] = field(default_factory=list)
     attachments_allowed: bool = False
-    blocked: bool = False
+    attachments_revoked: str | None = None  # date the consent ends/ended
 
 
 @dataclass
@@ -166,6 +166,7 @@ class State:
     ksef_tokens: dict[str, KsefToken] = field(default_factory=dict)  # by reference number
     certificates: dict[str, Certificate] = field(default_factory=dict)  # by serial
     enrollments: dict[str, AsyncOperation] = field(default_factory=dict)
+    blocked_contexts: set[tuple[str, str]] = field(default_factory=set)
     context_limits: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     subject_limits: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     # Rate-limit overrides per context set through /testdata/rate-limits.

@@ -7,7 +7,7 @@ Reusable by every test package::
 Signatures:
 
 * ``make_rsa_key(bits=2048) -> rsa.RSAPrivateKey``
-* ``make_ec_key(curve="P-256") -> ec.EllipticCurvePrivateKey`` (``"P-256"``/``"P-384"``/``"P-192"``...)
+* ``make_ec_key(curve="P-256") -> ec.EllipticCurvePrivateKey`` (also P-384, P-192, P-521)
 * ``make_certificate(key, *, nip=None, pesel=None, organization=False,
   kind="Authentication", common_name=None, given_name="Jan", surname="Kowalski",
   organization_name="Biuro Rachunkowe Test sp. z o.o.", serial_prefix="TINPL",

@@ -27,7 +27,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", help="seed specification for invoice data (see seeding.py)")
     parser.add_argument("--time-scale", type=float, default=1.0, help="simulated s per real s")
     parser.add_argument(
-        "--auth-delay", type=float, default=1.0, help="seconds an authentication stays in 100"
+        "--async-delay",
+        type=float,
+        default=1.0,
+        help="simulated seconds asynchronous operations (auth, grants, enrollments, UPO, "
+        "exports, permanent storage) stay in progress",
     )
     parser.add_argument(
         "--fault",
@@ -52,10 +56,13 @@ def main(argv: list[str] | None = None) -> int:
         profile=args.profile,
         state_file=args.state,
         time_scale=args.time_scale,
-        auth_processing_seconds=args.auth_delay,
-        permission_processing_seconds=args.auth_delay,
-        enrollment_processing_seconds=args.auth_delay,
-        token_activation_seconds=args.auth_delay,
+        auth_processing_seconds=args.async_delay,
+        permission_processing_seconds=args.async_delay,
+        enrollment_processing_seconds=args.async_delay,
+        token_activation_seconds=args.async_delay,
+        permanent_storage_seconds=args.async_delay,
+        session_upo_seconds=args.async_delay,
+        export_processing_seconds=args.async_delay,
         faults=faults,
         seed=args.seed,
     )

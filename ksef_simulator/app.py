@@ -26,6 +26,9 @@ CORE_BLUEPRINTS = [
     "ksef_simulator.limits",
     "ksef_simulator.testdata",
     "ksef_simulator.auth",
+    "ksef_simulator.tokens",
+    "ksef_simulator.certificates",
+    "ksef_simulator.permissions",
 ]
 
 # ===== INVOICE BLUEPRINTS — the invoices engineer appends module names here =============

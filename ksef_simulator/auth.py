@@ -24,7 +24,7 @@ from ksef_simulator.errors import (
 )
 from ksef_simulator.identifiers import challenge as new_challenge
 from ksef_simulator.identifiers import context_value_valid, reference_number
-from ksef_simulator.keys import DecryptionError
+from ksef_simulator.keys import DecryptionError, sha256_b64
 from ksef_simulator.paging import continuation_offset, encode_offset, page_size
 from ksef_simulator.rights import effective_permissions, is_owner
 from ksef_simulator.security import access_context, decode_bearer, jwt_secret, require_access
@@ -146,6 +146,10 @@ def xades_signature() -> tuple[Response, int]:
         outcome=(code, details),
         fingerprint=document.fingerprint,
     )
+    operation.document_hash = sha256_b64(request.get_data())
+    operation.certificate_subject = {
+        attribute.oid.dotted_string: str(attribute.value) for attribute in certificate.subject
+    }
     return _init_response(state, operation)
 
 

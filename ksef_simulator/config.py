@@ -33,6 +33,10 @@ class SimulatorConfig:
     permission_processing_seconds: float = 0.0
     enrollment_processing_seconds: float = 0.0
     token_activation_seconds: float = 0.0
+    # Invoice-side delays (read by sessions.py / invoices.py / exports.py).
+    permanent_storage_seconds: float = 0.0
+    session_upo_seconds: float = 0.0
+    export_processing_seconds: float = 0.0
     # Token lifetimes. The docs say "a dozen-or-so minutes" for access and 7 days for refresh.
     authentication_token_minutes: float = 15.0
     access_token_minutes: float = 15.0

@@ -92,12 +92,18 @@ def current_contract_path() -> Path:
     return cast(Path, current_app.extensions["ksef_simulator.contract_path"])
 
 
-def validated_body(schema_name: str | None = None) -> Callable[[F], F]:
-    """Validate the JSON body against the operation's request schema (or `schema_name`)."""
+def validated_body(schema_name: str | None = None, *, optional: bool = False) -> Callable[[F], F]:
+    """Validate the JSON body against the operation's request schema (or `schema_name`).
+
+    `optional=True`: an empty body counts as `{}` (operations whose body is optional).
+    """
 
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if optional and not request.get_data(cache=True).strip():
+                g.ksef_body = {}
+                return view(*args, **kwargs)
             g.ksef_body = parse_and_validate(schema_name)
             return view(*args, **kwargs)
 

@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ksef_simulator.identifiers import nip_of_context
 from ksef_simulator.state import Grant, Identifier, State
 
@@ -53,8 +55,8 @@ def owner_permissions(state: State, context: Identifier) -> set[str]:
     return permissions
 
 
-def grants_in(state: State, context: Identifier) -> list[Grant]:
-    return [g for g in state.grants.values() if g.context.key == context.key]
+def active_grants(state: State, now: datetime) -> list[Grant]:
+    return [g for g in state.grants.values() if g.active(now)]
 
 
 def effective_permissions(state: State, context: Identifier, subject: Identifier) -> set[str]:
@@ -63,7 +65,8 @@ def effective_permissions(state: State, context: Identifier, subject: Identifier
     if is_owner(state, context, subject):
         permissions |= owner_permissions(state, context)
     own_nips = nips_of_subject(state, subject)
-    for grant in state.grants.values():
+    now = state.now()
+    for grant in active_grants(state, now):
         if grant.kind in DIRECT_KINDS:
             if grant.context.key == context.key and grant.authorized.key == subject.key:
                 permissions.add(grant.permission)
@@ -86,6 +89,7 @@ def _indirect_applies(state: State, grant: Grant, context: Identifier) -> bool:
     office_nip = grant.context.value
     return any(
         g.kind == "entity"
+        and g.active(state.now())
         and g.context.key == context.key
         and g.authorized.value == office_nip
         and g.permission == grant.permission
@@ -98,7 +102,7 @@ def delegable_from(state: State, client: Identifier, office_nip: str) -> set[str
     """Permissions the client gave the office with canDelegate=true."""
     return {
         g.permission
-        for g in state.grants.values()
+        for g in active_grants(state, state.now())
         if g.kind == "entity"
         and g.context.key == client.key
         and g.authorized.value == office_nip

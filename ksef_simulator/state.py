@@ -78,6 +78,12 @@ class Grant:
     can_delegate: bool = False
     target: Identifier | None = None  # indirect grants: Nip / InternalId / AllPartners
     subject_details: dict[str, Any] | None = None
+    # Grants and revocations take effect when their permission operation reaches 200.
+    revoked_at: datetime | None = None
+
+    def active(self, now: datetime) -> bool:
+        return self.start_date <= now and (self.revoked_at is None or self.revoked_at > now)
+
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -112,6 +118,10 @@ class AuthOperation:
     permissions: list[str] = field(default_factory=list)
     via_token: str | None = None  # reference number of the KSeF token used
     via_certificate_fingerprint: str | None = None
+    # SHA-256 (Base64) of the signed AuthTokenRequest, quoted by the UPO (XAdES only).
+    document_hash: str | None = None
+    # DN attributes of the signing certificate (for /certificates/enrollments/data).
+    certificate_subject: dict[str, str] | None = None
     redeemed: bool = False
     revoked: bool = False
     last_refresh: datetime | None = None
@@ -145,6 +155,7 @@ class Certificate:
     valid_to: datetime
     request_date: datetime
     fingerprint: str
+    public_key_sha256: str  # hex SHA-256 of the SPKI: one key may serve one subject only
     status: str = "Active"  # Active | Blocked | Revoked
     revocation_reason: str | None = None
     last_use: datetime | None = None

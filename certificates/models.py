@@ -267,3 +267,126 @@ class UploadLink(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.used_at is None and self.revoked_at is None and self.expires_at > timezone.now()
+
+
+# === Expiry reminders ========================================================================
+# Owned by the expiry-audit-and-reminders work (certificates/reminders.py, expiry.py). Kept at
+# the end of the file, apart from the upload models above, because Django needs every model
+# of the app in models.py.
+
+# Days before expiry at which a reminder goes out; 0 means "on the day it expires".
+DEFAULT_REMINDER_THRESHOLDS = [60, 30, 14, 7, 1, 0]
+
+
+def default_reminder_thresholds() -> list[int]:
+    return list(DEFAULT_REMINDER_THRESHOLDS)
+
+
+class ReminderSettings(models.Model):
+    """How an office's expiry reminders are sent. An office without a row uses the defaults."""
+
+    office = models.OneToOneField(
+        Office, on_delete=models.CASCADE, related_name="reminder_settings"
+    )
+    thresholds = models.JSONField(
+        _("progi przypomnień (dni przed wygaśnięciem)"), default=default_reminder_thresholds
+    )
+    # Empty: DEFAULT_FROM_EMAIL. The address must be one the outgoing server may send as.
+    sender_email = models.EmailField(_("adres nadawcy przypomnień"), blank=True)
+    weekly_digest = models.BooleanField(
+        _("cotygodniowe podsumowanie dla kierowników"), default=True
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("ustawienia przypomnień")
+        verbose_name_plural = _("ustawienia przypomnień")
+
+    def __str__(self) -> str:
+        return f"reminder settings of office #{self.office_id}"
+
+
+class SentReminder(models.Model):
+    """One expiry reminder of one credential at one threshold: the exactly-once ledger.
+
+    The row is created ("claimed") in its own committed transaction before the e-mail is
+    sent and marked "sent" after the SMTP server accepted it; the unique constraint on
+    (credential, threshold) is what makes two workers, or a rerun, unable to send it twice.
+    """
+
+    class Status(models.TextChoices):
+        CLAIMED = "claimed", _("W trakcie wysyłki")
+        SENT = "sent", _("Wysłano")
+        FAILED = "failed", _("Nie udało się wysłać (ponowimy)")
+        SKIPPED = "skipped", _("Pominięto: brak adresatów")
+        SUPERSEDED = "superseded", _("Pominięto: minął kolejny próg")
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="sent_reminders")
+    credential = models.ForeignKey(
+        Credential, on_delete=models.CASCADE, related_name="sent_reminders"
+    )
+    # Denormalised from the credential so the client's log is one indexed query.
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, null=True, blank=True, related_name="sent_reminders"
+    )
+    threshold = models.PositiveSmallIntegerField(_("próg (dni)"))
+    expires_at = models.DateTimeField(_("wygasa"))
+    status = models.CharField(
+        _("stan"), max_length=12, choices=Status.choices, default=Status.CLAIMED
+    )
+    claimed_at = models.DateTimeField(default=timezone.now)
+    # Who holds the claim: only the holder may mark the row sent (see reminders.py).
+    claim_token = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    sent_at = models.DateTimeField(_("wysłano"), null=True, blank=True)
+    recipients = models.JSONField(_("do"), default=list, blank=True)
+    copy_to = models.JSONField(_("kopia"), default=list, blank=True)
+    subject = models.CharField(_("temat"), max_length=300, blank=True)
+    last_error = models.CharField(_("ostatni błąd"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("przypomnienie o wygaśnięciu")
+        verbose_name_plural = _("przypomnienia o wygaśnięciu")
+        ordering = ["-claimed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential", "threshold"], name="sent_reminder_once_per_threshold"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["client", "-claimed_at"]),
+            models.Index(fields=["status", "claimed_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"reminder {self.threshold}d of credential #{self.credential_id}: {self.status}"
+
+
+class ExpiryDigest(models.Model):
+    """The weekly expiry digest of one office for one week: sent at most once (same ledger
+    pattern as `SentReminder`)."""
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="expiry_digests")
+    week_start = models.DateField(_("tydzień od"))
+    status = models.CharField(
+        max_length=12, choices=SentReminder.Status.choices, default=SentReminder.Status.CLAIMED
+    )
+    claimed_at = models.DateTimeField(default=timezone.now)
+    claim_token = models.CharField(max_length=32, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.JSONField(default=list, blank=True)
+    item_count = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("podsumowanie wygasających poświadczeń")
+        verbose_name_plural = _("podsumowania wygasających poświadczeń")
+        ordering = ["-week_start", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["office", "week_start"], name="expiry_digest_once_per_week"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"digest of office #{self.office_id} for {self.week_start}: {self.status}"

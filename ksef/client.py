@@ -117,6 +117,27 @@ _WARSAW = ZoneInfo("Europe/Warsaw")
 _MAX_PACKAGE_BYTES = 2 * 1024**3  # an export package is at most 1 GB compressed (§8)
 
 
+class _RedactUrlQueries(logging.Filter):
+    """httpx logs every request URL at INFO; pre-signed export/UPO links carry their
+    credential in the query string, so the query is replaced before anything is emitted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and any(
+            isinstance(arg, httpx.URL) and arg.query for arg in record.args
+        ):
+            record.args = tuple(
+                arg.copy_with(query=b"redacted")
+                if isinstance(arg, httpx.URL) and arg.query
+                else arg
+                for arg in record.args
+            )
+        return True
+
+
+if not any(isinstance(f, _RedactUrlQueries) for f in logging.getLogger("httpx").filters):
+    logging.getLogger("httpx").addFilter(_RedactUrlQueries())
+
+
 def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
     """Headers safe to log: credentials replaced by ``<redacted>``."""
     return {

@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -21,6 +24,7 @@ from ksef.certificates import (
     KsefCertificateKind,
     OwnerIdentifierType,
     PasswordRequiredError,
+    PrivateKey,
     UnreadableFileError,
     UnsupportedKeyTypeError,
     WrongPasswordError,
@@ -106,7 +110,9 @@ def test_it_reports_unreadable_certificate_files(data: bytes) -> None:
         load_certificate(data)
 
 
-def test_it_says_so_when_a_key_is_given_instead_of_a_certificate(ec_key) -> None:  # type: ignore[no-untyped-def]
+def test_it_says_so_when_a_key_is_given_instead_of_a_certificate(
+    ec_key: ec.EllipticCurvePrivateKey,
+) -> None:
     with pytest.raises(UnreadableFileError, match="no certificate"):
         load_certificate(key_pem(ec_key))
 
@@ -124,20 +130,26 @@ def _same_key(a: object, b: object) -> bool:
 
 
 @pytest.mark.parametrize("make_key", [make_ec_key, make_rsa_key])
-def test_it_loads_an_encrypted_pkcs8_pem_key_with_its_password(make_key) -> None:  # type: ignore[no-untyped-def]
+def test_it_loads_an_encrypted_pkcs8_pem_key_with_its_password(
+    make_key: Callable[[], PrivateKey],
+) -> None:
     key = make_key()
     data = key_pem(key, PASSWORD)
     assert data.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----")
     assert _same_key(load_private_key(data, PASSWORD), key)
 
 
-def test_it_loads_unencrypted_pem_and_der_and_encrypted_der(ec_key) -> None:  # type: ignore[no-untyped-def]
+def test_it_loads_unencrypted_pem_and_der_and_encrypted_der(
+    ec_key: ec.EllipticCurvePrivateKey,
+) -> None:
     assert _same_key(load_private_key(key_pem(ec_key)), ec_key)
     assert _same_key(load_private_key(key_der(ec_key)), ec_key)
     assert _same_key(load_private_key(key_der(ec_key, PASSWORD), PASSWORD), ec_key)
 
 
-def test_it_loads_a_traditional_openssl_key_among_other_pem_blocks(rsa_key, certificate) -> None:  # type: ignore[no-untyped-def]
+def test_it_loads_a_traditional_openssl_key_among_other_pem_blocks(
+    rsa_key: rsa.RSAPrivateKey, certificate: x509.Certificate
+) -> None:
     traditional = rsa_key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,
@@ -146,12 +158,16 @@ def test_it_loads_a_traditional_openssl_key_among_other_pem_blocks(rsa_key, cert
     assert _same_key(load_private_key(pem(certificate) + traditional, PASSWORD), rsa_key)
 
 
-def test_it_ignores_a_password_given_for_an_unencrypted_key(ec_key) -> None:  # type: ignore[no-untyped-def]
+def test_it_ignores_a_password_given_for_an_unencrypted_key(
+    ec_key: ec.EllipticCurvePrivateKey,
+) -> None:
     assert _same_key(load_private_key(key_pem(ec_key), "typed anyway"), ec_key)
 
 
 @pytest.mark.parametrize("encoding", [key_pem, key_der])
-def test_it_tells_a_wrong_password_from_a_missing_one(ec_key, encoding) -> None:  # type: ignore[no-untyped-def]
+def test_it_tells_a_wrong_password_from_a_missing_one(
+    ec_key: ec.EllipticCurvePrivateKey, encoding: Callable[..., bytes]
+) -> None:
     data = encoding(ec_key, PASSWORD)
     with pytest.raises(WrongPasswordError) as wrong:
         load_private_key(data, "Zle-haslo-456")
@@ -182,7 +198,7 @@ def test_it_reports_unreadable_key_files(data: bytes) -> None:
     ],
     ids=["rsa-1024", "p-192", "secp256k1", "ed25519"],
 )
-def test_it_rejects_keys_ksef_does_not_support(key_factory) -> None:  # type: ignore[no-untyped-def]
+def test_it_rejects_keys_ksef_does_not_support(key_factory: Callable[[], Any]) -> None:
     key = key_factory()
     data = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -207,19 +223,23 @@ def test_every_error_is_a_certificate_error() -> None:
         assert issubclass(error, CertificateError)
 
 
-def test_it_rejects_a_key_that_does_not_match_the_certificate(certificate) -> None:  # type: ignore[no-untyped-def]
+def test_it_rejects_a_key_that_does_not_match_the_certificate(
+    certificate: x509.Certificate,
+) -> None:
     with pytest.raises(KeyMismatchError):
         check_key_matches_certificate(make_ec_key(), certificate)
 
 
-def test_it_accepts_the_key_that_matches_the_certificate(ec_key, certificate) -> None:  # type: ignore[no-untyped-def]
+def test_it_accepts_the_key_that_matches_the_certificate(
+    ec_key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate
+) -> None:
     check_key_matches_certificate(ec_key, certificate)
 
 
 # --- PKCS#12 -----------------------------------------------------------------------------
 
 
-def test_it_opens_a_pkcs12_file_with_its_chain(rsa_key) -> None:  # type: ignore[no-untyped-def]
+def test_it_opens_a_pkcs12_file_with_its_chain(rsa_key: rsa.RSAPrivateKey) -> None:
     ca_key, ca = make_ca()
     leaf = make_certificate(rsa_key, pesel="30112206276", issuer_key=ca_key)
     key, certificate, extra = load_pkcs12(make_pkcs12(rsa_key, leaf, PASSWORD, [ca]), PASSWORD)
@@ -229,14 +249,16 @@ def test_it_opens_a_pkcs12_file_with_its_chain(rsa_key) -> None:  # type: ignore
 
 
 def test_it_opens_an_unencrypted_pkcs12_file_even_when_a_password_is_typed(
-    ec_key, certificate
-) -> None:  # type: ignore[no-untyped-def]
+    ec_key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate
+) -> None:
     data = make_pkcs12(ec_key, certificate)
     assert load_pkcs12(data, None)[1] == certificate
     assert load_pkcs12(data, "typed anyway")[1] == certificate
 
 
-def test_it_tells_pkcs12_password_problems_from_unreadable_files(ec_key, certificate) -> None:  # type: ignore[no-untyped-def]
+def test_it_tells_pkcs12_password_problems_from_unreadable_files(
+    ec_key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate
+) -> None:
     data = make_pkcs12(ec_key, certificate, PASSWORD)
     with pytest.raises(WrongPasswordError):
         load_pkcs12(data, "wrong")
@@ -248,7 +270,9 @@ def test_it_tells_pkcs12_password_problems_from_unreadable_files(ec_key, certifi
         load_pkcs12(data[:-10], PASSWORD)
 
 
-def test_it_rejects_a_pkcs12_file_without_a_key_or_a_certificate(ec_key, certificate) -> None:  # type: ignore[no-untyped-def]
+def test_it_rejects_a_pkcs12_file_without_a_key_or_a_certificate(
+    ec_key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate
+) -> None:
     from cryptography.hazmat.primitives.serialization import pkcs12
 
     only_chain = pkcs12.serialize_key_and_certificates(
@@ -266,7 +290,9 @@ def test_it_rejects_a_pkcs12_file_without_a_key_or_a_certificate(ec_key, certifi
 # --- describing --------------------------------------------------------------------------
 
 
-def test_it_describes_a_self_signed_authentication_certificate_of_a_person(ec_key) -> None:  # type: ignore[no-untyped-def]
+def test_it_describes_a_self_signed_authentication_certificate_of_a_person(
+    ec_key: ec.EllipticCurvePrivateKey,
+) -> None:
     not_before = datetime(2026, 1, 1, 8, tzinfo=UTC)
     certificate = make_certificate(
         ec_key,
@@ -305,15 +331,19 @@ def test_it_describes_a_self_signed_authentication_certificate_of_a_person(ec_ke
     ],
 )
 def test_it_reads_the_owner_identity_like_ksef(
-    ec_key, kwargs, identifier_type, identifier, personal
-) -> None:  # type: ignore[no-untyped-def]
+    ec_key: ec.EllipticCurvePrivateKey,
+    kwargs: dict[str, Any],
+    identifier_type: OwnerIdentifierType,
+    identifier: str,
+    personal: bool,
+) -> None:
     info = describe_certificate(make_certificate(ec_key, **kwargs))
     assert info.owner_identifier_type is identifier_type
     assert info.owner_identifier == identifier
     assert info.is_personal is personal
 
 
-def test_it_reads_a_pesel_written_with_the_older_prefix(ec_key) -> None:  # type: ignore[no-untyped-def]
+def test_it_reads_a_pesel_written_with_the_older_prefix(ec_key: ec.EllipticCurvePrivateKey) -> None:
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, "Anna Nowak"),
@@ -337,7 +367,9 @@ def test_it_reads_a_pesel_written_with_the_older_prefix(ec_key) -> None:  # type
     assert info.serial_hex == "0000000000000005"
 
 
-def test_it_falls_back_to_the_fingerprint_for_a_certificate_without_nip_or_pesel(ec_key) -> None:  # type: ignore[no-untyped-def]
+def test_it_falls_back_to_the_fingerprint_for_a_certificate_without_nip_or_pesel(
+    ec_key: ec.EllipticCurvePrivateKey,
+) -> None:
     certificate = make_certificate(ec_key, organization=True)
     info = describe_certificate(certificate)
     assert info.owner_identifier_type is OwnerIdentifierType.FINGERPRINT
@@ -345,12 +377,14 @@ def test_it_falls_back_to_the_fingerprint_for_a_certificate_without_nip_or_pesel
     assert len(info.owner_identifier) == 64
 
 
-def test_it_recognises_an_offline_certificate(ec_key) -> None:  # type: ignore[no-untyped-def]
+def test_it_recognises_an_offline_certificate(ec_key: ec.EllipticCurvePrivateKey) -> None:
     info = describe_certificate(make_certificate(ec_key, nip="5265877635", kind="Offline"))
     assert info.kind is KsefCertificateKind.OFFLINE
 
 
-def test_it_reads_the_type_from_key_usage_when_the_name_has_no_suffix(ec_key) -> None:  # type: ignore[no-untyped-def]
+def test_it_reads_the_type_from_key_usage_when_the_name_has_no_suffix(
+    ec_key: ec.EllipticCurvePrivateKey,
+) -> None:
     ca_key, _ = make_ca("CCK KSeF")
     authentication = make_certificate(ec_key, nip="5265877635", cn_suffix=False)
     offline_from_ksef = make_certificate(
@@ -365,7 +399,9 @@ def test_it_reads_the_type_from_key_usage_when_the_name_has_no_suffix(ec_key) ->
     assert describe_certificate(offline_from_ksef).kind is KsefCertificateKind.OFFLINE
 
 
-def test_it_does_not_take_a_qualified_signature_certificate_for_an_offline_one(ec_key) -> None:  # type: ignore[no-untyped-def]
+def test_it_does_not_take_a_qualified_signature_certificate_for_an_offline_one(
+    ec_key: ec.EllipticCurvePrivateKey,
+) -> None:
     ca_key, _ = make_ca("Certum QCA 2017")
     qualified = make_certificate(
         ec_key,
@@ -380,7 +416,9 @@ def test_it_does_not_take_a_qualified_signature_certificate_for_an_offline_one(e
     assert info.environment is CertificateEnvironment.UNKNOWN
 
 
-def test_it_distrusts_a_name_suffix_that_contradicts_the_key_usage(ec_key) -> None:  # type: ignore[no-untyped-def]
+def test_it_distrusts_a_name_suffix_that_contradicts_the_key_usage(
+    ec_key: ec.EllipticCurvePrivateKey,
+) -> None:
     contradictory = make_certificate(
         ec_key,
         nip="5265877635",
@@ -399,7 +437,9 @@ def test_it_distrusts_a_name_suffix_that_contradicts_the_key_usage(ec_key) -> No
         ("Some Qualified CA", CertificateEnvironment.UNKNOWN),
     ],
 )
-def test_it_guesses_the_environment_from_the_issuer(ec_key, issuer, environment) -> None:  # type: ignore[no-untyped-def]
+def test_it_guesses_the_environment_from_the_issuer(
+    ec_key: ec.EllipticCurvePrivateKey, issuer: str, environment: CertificateEnvironment
+) -> None:
     ca_key, _ = make_ca(issuer)
     certificate = make_certificate(ec_key, nip="5265877635", issuer_key=ca_key, issuer_name=issuer)
     info = describe_certificate(certificate)
@@ -410,8 +450,8 @@ def test_it_guesses_the_environment_from_the_issuer(ec_key, issuer, environment)
 
 
 def test_it_does_not_call_a_certificate_self_signed_when_another_key_signed_its_name(
-    ec_key,
-) -> None:  # type: ignore[no-untyped-def]
+    ec_key: ec.EllipticCurvePrivateKey,
+) -> None:
     impostor = make_certificate(ec_key, nip="5265877635")
     same_name = make_certificate(
         make_ec_key(), nip="5265877635", issuer_key=ec_key, issuer_name=impostor.subject
@@ -420,7 +460,7 @@ def test_it_does_not_call_a_certificate_self_signed_when_another_key_signed_its_
     assert not describe_certificate(same_name).is_self_signed
 
 
-def test_it_describes_an_rsa_key_and_a_long_serial(rsa_key) -> None:  # type: ignore[no-untyped-def]
+def test_it_describes_an_rsa_key_and_a_long_serial(rsa_key: rsa.RSAPrivateKey) -> None:
     serial = 0x00ABCDEF0123456789ABCDEF0123456789ABCDEF
     info = describe_certificate(make_certificate(rsa_key, serial_number=serial))
     assert info.key_description == "RSA 2048"
@@ -468,7 +508,7 @@ def test_it_builds_a_csr_whose_subject_copies_the_enrollment_data_exactly(kind: 
     assert isinstance(csr.signature_hash_algorithm, hashes.SHA256)
 
 
-def test_it_reproduces_the_subject_of_the_contracts_example_csr(ksef_shared) -> None:  # type: ignore[no-untyped-def]
+def test_it_reproduces_the_subject_of_the_contracts_example_csr(ksef_shared: Path) -> None:
     contract = json.loads((ksef_shared / "openapi/open-api.json").read_text(encoding="utf-8"))
     data_example = contract["paths"]["/certificates/enrollments/data"]["get"]["responses"]["200"][
         "content"

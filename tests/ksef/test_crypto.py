@@ -6,9 +6,12 @@ import base64
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.padding import MGF1, OAEP
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -39,12 +42,14 @@ NIST_CIPHERTEXT = bytes.fromhex("f58c4c04d6e5f1ba779eabfb5f7bfbd6")
 
 
 @pytest.fixture(scope="module")
-def ministry() -> tuple[object, PublicKeyCertificate]:
+def ministry() -> tuple[rsa.RSAPrivateKey, PublicKeyCertificate]:
     key, data = make_ministry_key_json(usage=[KSEF_TOKEN_ENCRYPTION, SYMMETRIC_KEY_ENCRYPTION])
     return key, PublicKeyCertificate.from_json(data)
 
 
-def test_it_encrypts_token_and_millisecond_timestamp_for_the_ministry_key(ministry) -> None:  # type: ignore[no-untyped-def]
+def test_it_encrypts_token_and_millisecond_timestamp_for_the_ministry_key(
+    ministry: tuple[rsa.RSAPrivateKey, PublicKeyCertificate],
+) -> None:
     key, certificate = ministry
     encrypted = encrypt_ksef_token(
         "20251010-EC-ABCDEF|nip-5265877635|secret", 1761218198284, certificate.certificate_der
@@ -53,7 +58,9 @@ def test_it_encrypts_token_and_millisecond_timestamp_for_the_ministry_key(minist
     assert plaintext == b"20251010-EC-ABCDEF|nip-5265877635|secret|1761218198284"
 
 
-def test_it_uses_sha256_for_mgf1_too(ministry) -> None:  # type: ignore[no-untyped-def]
+def test_it_uses_sha256_for_mgf1_too(
+    ministry: tuple[rsa.RSAPrivateKey, PublicKeyCertificate],
+) -> None:
     key, certificate = ministry
     encrypted = base64.b64decode(encrypt_ksef_token("token", 1, certificate.certificate_der))
     mgf1_sha1 = OAEP(mgf=MGF1(hashes.SHA1()), algorithm=hashes.SHA256(), label=None)
@@ -61,7 +68,9 @@ def test_it_uses_sha256_for_mgf1_too(ministry) -> None:  # type: ignore[no-untyp
         key.decrypt(encrypted, mgf1_sha1)
 
 
-def test_it_produces_standard_base64_that_differs_on_every_call(ministry) -> None:  # type: ignore[no-untyped-def]
+def test_it_produces_standard_base64_that_differs_on_every_call(
+    ministry: tuple[rsa.RSAPrivateKey, PublicKeyCertificate],
+) -> None:
     _, certificate = ministry
     first = encrypt_ksef_token("token", 1, certificate.certificate_der)
     second = encrypt_ksef_token("token", 1, certificate.certificate_der)
@@ -71,7 +80,9 @@ def test_it_produces_standard_base64_that_differs_on_every_call(ministry) -> Non
 
 
 @pytest.mark.parametrize("timestamp", [True, -1, 1761218198.284, "1761218198284"])
-def test_it_rejects_a_timestamp_that_is_not_integer_milliseconds(ministry, timestamp) -> None:  # type: ignore[no-untyped-def]
+def test_it_rejects_a_timestamp_that_is_not_integer_milliseconds(
+    ministry: tuple[rsa.RSAPrivateKey, PublicKeyCertificate], timestamp: Any
+) -> None:
     _, certificate = ministry
     with pytest.raises(ValueError) as error:
         encrypt_ksef_token("very-secret-token", timestamp, certificate.certificate_der)
@@ -86,7 +97,9 @@ def test_it_refuses_a_public_key_certificate_without_an_rsa_key() -> None:
         encrypt_symmetric_key(bytes(32), b"not a certificate")
 
 
-def test_it_encrypts_the_session_key_so_the_ministry_can_recover_it(ministry) -> None:  # type: ignore[no-untyped-def]
+def test_it_encrypts_the_session_key_so_the_ministry_can_recover_it(
+    ministry: tuple[rsa.RSAPrivateKey, PublicKeyCertificate],
+) -> None:
     key, certificate = ministry
     session_key, iv = generate_symmetric_key()
     encrypted = encrypt_symmetric_key(session_key, certificate.certificate_der)
@@ -94,7 +107,9 @@ def test_it_encrypts_the_session_key_so_the_ministry_can_recover_it(ministry) ->
     assert len(session_key) == 32 and len(iv) == 16
 
 
-def test_it_refuses_a_session_key_that_is_not_aes_256(ministry) -> None:  # type: ignore[no-untyped-def]
+def test_it_refuses_a_session_key_that_is_not_aes_256(
+    ministry: tuple[rsa.RSAPrivateKey, PublicKeyCertificate],
+) -> None:
     _, certificate = ministry
     with pytest.raises(ValueError):
         encrypt_symmetric_key(bytes(16), certificate.certificate_der)
@@ -142,7 +157,7 @@ def test_it_rejects_keys_and_ivs_of_the_wrong_size(key: bytes, iv: bytes) -> Non
         aes_encrypt(b"data", key, iv)
 
 
-def test_it_hashes_like_the_official_invoice_hash(ksef_shared) -> None:  # type: ignore[no-untyped-def]
+def test_it_hashes_like_the_official_invoice_hash(ksef_shared: Path) -> None:
     vectors = json.loads((ksef_shared / "samples/test-vectors/ksef-test-vectors.json").read_text())
     derived = vectors["qrKodI"]["derived_example"]
     invoice = (ksef_shared / derived["file"]).read_bytes()

@@ -24,7 +24,8 @@ from tests.ksef.keys import make_nip, make_pesel
 
 def _vectors() -> dict[str, Any]:
     path = ksef_shared_dir() / "samples" / "test-vectors" / "ksef-test-vectors.json"
-    return json.loads(path.read_text(encoding="utf-8"))
+    vectors: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return vectors
 
 
 VECTORS = _vectors()

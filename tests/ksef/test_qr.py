@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 import segno
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
 
-from ksef.certificates import KeyMismatchError
+from ksef.certificates import KeyMismatchError, PrivateKey
 from ksef.environments import DEMO, PRODUCTION, TEST, Environment
 from ksef.qr import (
     LABEL_CERTIFICATE,
@@ -56,7 +57,7 @@ def _b64url_decode(value: str) -> bytes:
 # --- environments -----------------------------------------------------------------------
 
 
-def test_the_ministry_environments_use_the_hosts_from_the_digest(vectors) -> None:  # type: ignore[no-untyped-def]
+def test_the_ministry_environments_use_the_hosts_from_the_digest(vectors: dict[str, Any]) -> None:
     hosts = vectors["qrKodI"]["qrBase"]
     assert (TEST.qr_base_url, DEMO.qr_base_url, PRODUCTION.qr_base_url) == (
         hosts["TEST"],
@@ -89,21 +90,23 @@ def test_a_custom_environment_refuses_urls_that_are_not_http(url: str) -> None:
 # --- KOD I ------------------------------------------------------------------------------
 
 
-def test_kod_i_reproduces_the_derived_example_byte_for_byte(vectors, invoice) -> None:  # type: ignore[no-untyped-def]
+def test_kod_i_reproduces_the_derived_example_byte_for_byte(
+    vectors: dict[str, Any], invoice: bytes
+) -> None:
     example = vectors["qrKodI"]["derived_example"]
     url = invoice_verification_url(TEST, example["sellerNip"], date(2025, 10, 31), invoice)
     assert url == example["url_TEST"]
     assert invoice_hash_b64url(invoice) == example["sha256Base64Url"]
 
 
-def test_kod_i_reproduces_the_official_example(vectors) -> None:  # type: ignore[no-untyped-def]
+def test_kod_i_reproduces_the_official_example(vectors: dict[str, Any]) -> None:
     example = vectors["qrKodI"]["official_example"]
     digest = _b64url_decode(example["hashBase64Url"])
     url = invoice_verification_url_for_hash(TEST, example["sellerNip"], date(2026, 2, 1), digest)
     assert url == example["url"]
 
 
-def test_kod_i_hashes_the_exact_bytes_so_reserialising_changes_the_link(invoice) -> None:  # type: ignore[no-untyped-def]
+def test_kod_i_hashes_the_exact_bytes_so_reserialising_changes_the_link(invoice: bytes) -> None:
     original = invoice_verification_url(PRODUCTION, "5265877635", date(2025, 10, 31), invoice)
     with_bom = invoice_verification_url(
         PRODUCTION, "5265877635", date(2025, 10, 31), b"\xef\xbb\xbf" + invoice
@@ -124,7 +127,7 @@ def test_kod_i_refuses_a_seller_nip_of_the_wrong_shape(nip: str) -> None:
 # --- KOD II -----------------------------------------------------------------------------
 
 
-def test_kod_ii_signed_string_reproduces_the_official_example(vectors) -> None:  # type: ignore[no-untyped-def]
+def test_kod_ii_signed_string_reproduces_the_official_example(vectors: dict[str, Any]) -> None:
     example = vectors["qrKodII"]["official_example"]
     digest = _b64url_decode(vectors["qrKodI"]["official_example"]["hashBase64Url"])
     signed = certificate_verification_signed_string(
@@ -136,7 +139,7 @@ def test_kod_ii_signed_string_reproduces_the_official_example(vectors) -> None: 
     assert len(example["signatureBase64Url"]) == 342
 
 
-def _offline(key, **kwargs):  # type: ignore[no-untyped-def]
+def _offline(key: PrivateKey, **kwargs: Any) -> x509.Certificate:
     return make_certificate(
         key, nip="5265877635", kind="Offline", serial_number=0x01F20A5D352AE590, **kwargs
     )
@@ -148,7 +151,9 @@ def _split(url: str) -> tuple[str, bytes]:
     return signed, _b64url_decode(signature)
 
 
-def test_kod_ii_with_an_rsa_offline_certificate_is_pss_sha256_with_a_32_byte_salt(invoice) -> None:  # type: ignore[no-untyped-def]
+def test_kod_ii_with_an_rsa_offline_certificate_is_pss_sha256_with_a_32_byte_salt(
+    invoice: bytes,
+) -> None:
     key = make_rsa_key()
     url = certificate_verification_url(
         TEST, "Nip", "5265877635", "5265877635", _offline(key), key, invoice
@@ -171,7 +176,7 @@ def test_kod_ii_with_an_rsa_offline_certificate_is_pss_sha256_with_a_32_byte_sal
         key.public_key().verify(signature, prehashed, pss32, hashes.SHA256())
 
 
-def test_kod_ii_with_an_ec_offline_certificate_is_ieee_p1363_ecdsa(invoice) -> None:  # type: ignore[no-untyped-def]
+def test_kod_ii_with_an_ec_offline_certificate_is_ieee_p1363_ecdsa(invoice: bytes) -> None:
     key = make_ec_key()
     url = certificate_verification_url(
         DEMO, "InternalId", "6824515772-12343", "5265877635", _offline(key), key, invoice
@@ -183,7 +188,7 @@ def test_kod_ii_with_an_ec_offline_certificate_is_ieee_p1363_ecdsa(invoice) -> N
     key.public_key().verify(encode_dss_signature(r, s), signed.encode(), ec.ECDSA(hashes.SHA256()))
 
 
-def test_kod_ii_refuses_an_authentication_certificate(invoice) -> None:  # type: ignore[no-untyped-def]
+def test_kod_ii_refuses_an_authentication_certificate(invoice: bytes) -> None:
     key = make_ec_key()
     authentication = make_certificate(key, nip="5265877635", kind="Authentication")
     with pytest.raises(AuthenticationCertificateNotAllowedError):
@@ -192,7 +197,7 @@ def test_kod_ii_refuses_an_authentication_certificate(invoice) -> None:  # type:
         )
 
 
-def test_kod_ii_refuses_a_certificate_that_is_not_an_offline_one(invoice) -> None:  # type: ignore[no-untyped-def]
+def test_kod_ii_refuses_a_certificate_that_is_not_an_offline_one(invoice: bytes) -> None:
     key = make_ec_key()
     untyped = make_certificate(key, nip="5265877635", kind=None)
     with pytest.raises(OfflineCertificateRequiredError) as error:
@@ -200,7 +205,7 @@ def test_kod_ii_refuses_a_certificate_that_is_not_an_offline_one(invoice) -> Non
     assert not isinstance(error.value, AuthenticationCertificateNotAllowedError)
 
 
-def test_kod_ii_refuses_a_key_that_is_not_the_certificates(invoice) -> None:  # type: ignore[no-untyped-def]
+def test_kod_ii_refuses_a_key_that_is_not_the_certificates(invoice: bytes) -> None:
     certificate = _offline(make_ec_key())
     with pytest.raises(KeyMismatchError):
         certificate_verification_url(
@@ -208,7 +213,7 @@ def test_kod_ii_refuses_a_key_that_is_not_the_certificates(invoice) -> None:  # 
         )
 
 
-def test_kod_ii_refuses_an_ec_key_on_another_curve(invoice) -> None:  # type: ignore[no-untyped-def]
+def test_kod_ii_refuses_an_ec_key_on_another_curve(invoice: bytes) -> None:
     key = make_ec_key("P-384")
     with pytest.raises(QrError, match="P-256"):
         certificate_verification_url(
@@ -227,7 +232,7 @@ def test_kod_ii_refuses_an_invalid_context(context_type: str, value: str) -> Non
         )
 
 
-def test_kod_ii_for_a_custom_environment_signs_its_host_without_the_scheme(invoice) -> None:  # type: ignore[no-untyped-def]
+def test_kod_ii_for_a_custom_environment_signs_its_host_without_the_scheme(invoice: bytes) -> None:
     local = Environment.custom("http://127.0.0.1:8765/v2", qr_base_url="http://127.0.0.1:8765")
     key = make_ec_key()
     url = certificate_verification_url(

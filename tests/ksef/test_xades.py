@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,9 +16,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from lxml import etree
-from signxml import SignatureConfiguration
 from signxml.exceptions import InvalidDigest, InvalidSignature
-from signxml.xades import XAdESVerifier
+from signxml.verifier import SignatureConfiguration
+from signxml.xades.xades import XAdESVerifier
 
 from ksef.certificates import KeyMismatchError, PrivateKey
 from ksef.xades import (
@@ -60,7 +61,8 @@ def _without_signature(signed: bytes) -> bytes:
     tree = etree.fromstring(signed)
     for signature in tree.findall("ds:Signature", NS):
         tree.remove(signature)
-    return etree.tostring(tree)
+    serialised: bytes = etree.tostring(tree)
+    return serialised
 
 
 # --- the unsigned request -----------------------------------------------------------------
@@ -130,10 +132,10 @@ def test_it_says_what_the_official_samples_say(ksef_shared: Path, sample: str) -
     kind = etree.QName(context[0]).localname
     ours = etree.fromstring(
         build_auth_token_request(
-            official.findtext("{*}Challenge"),  # type: ignore[arg-type]
-            kind,  # type: ignore[arg-type]
-            context[0].text,  # type: ignore[arg-type]
-            official.findtext("{*}SubjectIdentifierType"),  # type: ignore[arg-type]
+            official.findtext("{*}Challenge"),
+            kind,
+            context[0].text,
+            official.findtext("{*}SubjectIdentifierType"),
         )
     )
 
@@ -195,7 +197,7 @@ def test_it_refuses_an_ip_policy_the_schema_would_reject(policy: dict[str, objec
 
 # --- signing ----------------------------------------------------------------------------
 
-KEYS = {"rsa-2048": make_rsa_key, "ec-p256": make_ec_key}
+KEYS: dict[str, Callable[[], PrivateKey]] = {"rsa-2048": make_rsa_key, "ec-p256": make_ec_key}
 IDENTITIES = {
     "person-tinpl": {"nip": "5265877635"},
     "seal-vatpl": {"nip": "5265877635", "organization": True},
@@ -244,7 +246,9 @@ def test_our_signature_verifies_with_signxml_and_xmlsec_and_the_schema(
     _assert_valid(schema, _without_signature(signed))
 
 
-def test_it_follows_the_official_clients_recipe(credential) -> None:  # type: ignore[no-untyped-def]
+def test_it_follows_the_official_clients_recipe(
+    credential: tuple[PrivateKey, x509.Certificate],
+) -> None:
     key, certificate = credential
     before = datetime.now(UTC)
     signed = sign_auth_token_request(_unsigned(), certificate, key)
@@ -254,10 +258,10 @@ def test_it_follows_the_official_clients_recipe(credential) -> None:  # type: ig
     assert signature.get("Id") == "Signature"
     info = signature.find("ds:SignedInfo", NS)
     assert info is not None
-    assert info.find("ds:CanonicalizationMethod", NS).get("Algorithm") == (  # type: ignore[union-attr]
+    assert info.find("ds:CanonicalizationMethod", NS).get("Algorithm") == (
         "http://www.w3.org/TR/2001/REC-xml-c14n-20010315"
     )
-    method = info.find("ds:SignatureMethod", NS).get("Algorithm")  # type: ignore[union-attr]
+    method = info.find("ds:SignatureMethod", NS).get("Algorithm")
     expected_method = (
         "ecdsa-sha256" if isinstance(key, ec.EllipticCurvePrivateKey) else "rsa-sha256"
     )
@@ -273,17 +277,17 @@ def test_it_follows_the_official_clients_recipe(credential) -> None:  # type: ig
     assert properties_ref.get("URI") == "#SignedProperties"
     assert properties_ref.get("Type") == "http://uri.etsi.org/01903#SignedProperties"
     for reference in (document_ref, properties_ref):
-        assert reference.find("ds:DigestMethod", NS).get("Algorithm") == (  # type: ignore[union-attr]
+        assert reference.find("ds:DigestMethod", NS).get("Algorithm") == (
             "http://www.w3.org/2001/04/xmlenc#sha256"
         )
     key_certificate = signature.findtext("ds:KeyInfo/ds:X509Data/ds:X509Certificate", namespaces=NS)
-    assert base64.b64decode(key_certificate) == der(certificate)  # type: ignore[arg-type]
+    assert base64.b64decode(key_certificate) == der(certificate)
     qualifying = signature.find("ds:Object/xades:QualifyingProperties", NS)
     assert qualifying is not None and qualifying.get("Target") == "#Signature"
     signed_props = qualifying.find("xades:SignedProperties/xades:SignedSignatureProperties", NS)
     assert signed_props is not None
     signing_time = datetime.strptime(
-        signed_props.findtext("xades:SigningTime", namespaces=NS),  # type: ignore[arg-type]
+        signed_props.findtext("xades:SigningTime", namespaces=NS),
         "%Y-%m-%dT%H:%M:%SZ",
     ).replace(tzinfo=UTC)
     assert before - timedelta(seconds=62) <= signing_time <= before - timedelta(seconds=58)
@@ -296,7 +300,7 @@ def test_it_follows_the_official_clients_recipe(credential) -> None:  # type: ig
     assert cert.findtext("xades:IssuerSerial/ds:X509SerialNumber", namespaces=NS) == str(
         certificate.serial_number
     )
-    assert "SERIALNUMBER=TINPL-5265877635" in cert.findtext(  # type: ignore[operator]
+    assert "SERIALNUMBER=TINPL-5265877635" in cert.findtext(
         "xades:IssuerSerial/ds:X509IssuerName", namespaces=NS
     )
 
@@ -306,7 +310,7 @@ def test_an_ecdsa_signature_value_is_raw_r_and_s() -> None:
     certificate = make_certificate(key, nip="5265877635")
     signed = sign_auth_token_request(_unsigned(), certificate, key)
     root = etree.fromstring(signed)
-    value = base64.b64decode(root.findtext("ds:Signature/ds:SignatureValue", namespaces=NS))  # type: ignore[arg-type]
+    value = base64.b64decode(root.findtext("ds:Signature/ds:SignatureValue", namespaces=NS))
     assert len(value) == 64
     signed_info = root.find("ds:Signature/ds:SignedInfo", NS)
     canonical = etree.tostring(signed_info, method="c14n", exclusive=False)
@@ -334,7 +338,9 @@ def test_it_uses_the_given_signing_time_and_is_deterministic_with_rsa() -> None:
         sign_auth_token_request(_unsigned(), certificate, key, signing_time=datetime(2026, 3, 16))
 
 
-def test_it_keeps_the_document_bytes_as_built_apart_from_the_signature(credential) -> None:  # type: ignore[no-untyped-def]
+def test_it_keeps_the_document_bytes_as_built_apart_from_the_signature(
+    credential: tuple[PrivateKey, x509.Certificate],
+) -> None:
     key, certificate = credential
     unsigned = build_auth_token_request(
         CHALLENGE, "Nip", "5265877635", allowed_ips=AllowedIps(["192.168.0.1"])
@@ -346,7 +352,9 @@ def test_it_keeps_the_document_bytes_as_built_apart_from_the_signature(credentia
     assert b"\n  " not in signed  # serialised once, never pretty-printed
 
 
-def test_it_signs_a_hand_written_document_with_whitespace_and_a_comment(credential) -> None:  # type: ignore[no-untyped-def]
+def test_it_signs_a_hand_written_document_with_whitespace_and_a_comment(
+    credential: tuple[PrivateKey, x509.Certificate],
+) -> None:
     key, certificate = credential
     unsigned = (
         b'<?xml version="1.0" encoding="utf-8"?>\n<!-- prepared by hand -->\n'
@@ -370,7 +378,9 @@ def test_it_signs_a_hand_written_document_with_whitespace_and_a_comment(credenti
     ],
     ids=["context", "subject-type", "signing-time"],
 )
-def test_tampering_with_a_signed_document_breaks_verification(credential, old, new) -> None:  # type: ignore[no-untyped-def]
+def test_tampering_with_a_signed_document_breaks_verification(
+    credential: tuple[PrivateKey, x509.Certificate], old: bytes, new: bytes
+) -> None:
     key, certificate = credential
     signed = sign_auth_token_request(
         _unsigned(), certificate, key, signing_time=datetime(2026, 3, 16, 9, 30, tzinfo=UTC)
@@ -383,7 +393,9 @@ def test_tampering_with_a_signed_document_breaks_verification(credential, old, n
         _verify_with_signxml(tampered, certificate)
 
 
-def test_a_forged_signature_value_does_not_verify(credential) -> None:  # type: ignore[no-untyped-def]
+def test_a_forged_signature_value_does_not_verify(
+    credential: tuple[PrivateKey, x509.Certificate],
+) -> None:
     key, certificate = credential
     signed = sign_auth_token_request(_unsigned(), certificate, key)
     value = re.search(rb"<ds:SignatureValue>([^<]+)</ds:SignatureValue>", signed)
@@ -397,7 +409,9 @@ def test_a_forged_signature_value_does_not_verify(credential) -> None:  # type: 
         _verify_with_signxml(forged, certificate)
 
 
-def test_a_signature_does_not_verify_with_another_certificate(credential) -> None:  # type: ignore[no-untyped-def]
+def test_a_signature_does_not_verify_with_another_certificate(
+    credential: tuple[PrivateKey, x509.Certificate],
+) -> None:
     key, certificate = credential
     signed = sign_auth_token_request(_unsigned(), certificate, key)
     stranger_key = make_ec_key()
@@ -405,13 +419,17 @@ def test_a_signature_does_not_verify_with_another_certificate(credential) -> Non
         _verify_with_xmlsec(signed, make_certificate(stranger_key, nip="5265877635"))
 
 
-def test_it_refuses_a_key_that_does_not_match_the_certificate(credential) -> None:  # type: ignore[no-untyped-def]
+def test_it_refuses_a_key_that_does_not_match_the_certificate(
+    credential: tuple[PrivateKey, x509.Certificate],
+) -> None:
     _, certificate = credential
     with pytest.raises(KeyMismatchError):
         sign_auth_token_request(_unsigned(), certificate, make_ec_key())
 
 
-def test_it_refuses_to_sign_twice_or_to_sign_a_doctype(credential) -> None:  # type: ignore[no-untyped-def]
+def test_it_refuses_to_sign_twice_or_to_sign_a_doctype(
+    credential: tuple[PrivateKey, x509.Certificate],
+) -> None:
     key, certificate = credential
     signed = sign_auth_token_request(_unsigned(), certificate, key)
     with pytest.raises(XadesError, match="already signed"):

@@ -1,0 +1,42 @@
+"""Admin: metadata only. `CredentialSecret` is deliberately not registered — no page of the
+portal, the admin included, ever shows a stored secret."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from certificates.models import Credential, CredentialCheck, UploadLink
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Changes go through the services (which audit them), never through the admin."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Credential)
+class CredentialAdmin(ReadOnlyAdmin):
+    list_display = ("id", "office", "client", "kind", "status", "owner_identifier", "valid_to")
+    list_filter = ("kind", "status", "environment", "is_personal")
+    search_fields = ("serial_number", "fingerprint_sha256", "owner_identifier", "client__nip")
+    exclude = ("certificate_pem",)
+
+
+@admin.register(CredentialCheck)
+class CredentialCheckAdmin(ReadOnlyAdmin):
+    list_display = ("id", "credential", "client", "state", "error_code", "finished_at")
+    list_filter = ("state",)
+
+
+@admin.register(UploadLink)
+class UploadLinkAdmin(ReadOnlyAdmin):
+    list_display = ("id", "client", "kind", "recipient_email", "expires_at", "used_at")
+    exclude = ("token_hash",)

@@ -21,7 +21,6 @@ from portal.models import AuditEvent, Office
 from tests.certificates.conftest import (
     PASSWORD,
     CredentialFiles,
-    make_files,
     token_for,
     upload_file,
     upload_url,
@@ -32,10 +31,10 @@ from tests.ksef.keys import (
     make_ca,
     make_certificate,
     make_ec_key,
-    make_pkcs12,
-    make_rsa_key,
     make_nip,
     make_pesel,
+    make_pkcs12,
+    make_rsa_key,
     pem,
 )
 

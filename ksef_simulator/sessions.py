@@ -1,0 +1,856 @@
+"""Online (interactive) sessions, session and invoice statuses, UPO downloads.
+
+Endpoints (contract 2.6.0):
+
+* `POST /sessions/online`, `POST /sessions/online/{ref}/invoices`, `POST …/close`
+  (`InvoiceWrite`, `PefInvoiceWrite` or `EnforcementOperations`);
+* `GET /sessions`, `GET /sessions/{ref}`, `GET /sessions/{ref}/invoices`, `…/failed`,
+  `…/invoices/{invoiceRef}`, and the UPO downloads `…/invoices/{invoiceRef}/upo`,
+  `…/invoices/ksef/{ksefNumber}/upo`, `/sessions/{ref}/upo/{upoRef}` (also readable with
+  `Introspection`, which — like `EnforcementOperations` — sees every session of the
+  context; `InvoiceWrite` alone sees the sessions its own subject opened);
+* pre-signed UPO links under `/storage/…` (plain GET, no token, not rate-limited).
+
+Each invoice is verified when it arrives, in the order KSeF documents: encrypted size and
+hash (400 21402/21403), decryption (435), declared size and hash of the plain file (430),
+content rules and the FA(3) schema (450), the seller against the context (410), the
+issue date (450) and the duplicate rule seller NIP + RodzajFaktury + P_2 (440).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from cryptography.hazmat.primitives import padding as sym_padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from flask import Blueprint, Flask, Response, jsonify, request
+
+from ksef_simulator import upo
+from ksef_simulator.contract import body, validated_body
+from ksef_simulator.errors import bad_request, utc_timestamp, validation_error
+from ksef_simulator.fa3xml import (
+    InvoiceFacts,
+    InvoiceRejected,
+    extract_facts,
+    fa3_schema,
+    parse_and_validate,
+)
+from ksef_simulator.identifiers import reference_number as new_reference_number
+from ksef_simulator.invoices import (
+    WARSAW,
+    StoredInvoice,
+    find_duplicate,
+    invoices_of,
+    next_ksef_number,
+    note_pending_storage,
+    presigned_ok,
+    presigned_url,
+    register_invoice,
+    sha256_b64,
+    storage_denied,
+)
+from ksef_simulator.keys import DecryptionError, decrypt_oaep
+from ksef_simulator.limits import context_session_limits
+from ksef_simulator.security import AccessContext, access_context, require_access
+from ksef_simulator.state import State, current_state
+
+bp = Blueprint("ksef_sessions", __name__)
+storage_bp = Blueprint("ksef_sessions_storage", __name__)
+
+WRITE = ("InvoiceWrite", "PefInvoiceWrite", "EnforcementOperations")
+READ = ("InvoiceWrite", "Introspection", "PefInvoiceWrite", "EnforcementOperations")
+SESSION_LIFETIME = timedelta(hours=12)
+LINK_LIFETIME = timedelta(days=3)
+FA3 = ("FA (3)", "1-0E", "FA")
+
+SESSION_STATUS = {
+    100: "Sesja interaktywna otwarta",
+    170: "Sesja interaktywna zamknięta",
+    200: "Sesja interaktywna przetworzona pomyślnie",
+    415: "Błąd odszyfrowania dostarczonego klucza",
+    440: "Sesja anulowana",
+    445: "Błąd weryfikacji, brak poprawnych faktur",
+}
+INVOICE_STATUS = {
+    100: "Faktura przyjęta do dalszego przetwarzania",
+    150: "Trwa przetwarzanie",
+    200: "Sukces",
+    405: "Przetwarzanie anulowane z powodu błędu sesji",
+    410: "Nieprawidłowy zakres uprawnień",
+    415: "Brak możliwości wysyłania faktury z załącznikiem",
+    430: "Błąd weryfikacji pliku faktury",
+    435: "Błąd odszyfrowania pliku",
+    440: "Duplikat faktury",
+    450: "Błąd weryfikacji semantyki dokumentu faktury",
+}
+# GET /sessions?statuses=... (CommonSessionStatus) -> online session codes.
+COMMON_STATUSES = {
+    "InProgress": {100, 170},
+    "Succeeded": {200},
+    "Failed": {415, 445},
+    "Cancelled": {440},
+}
+
+
+@dataclass
+class SessionInvoice:
+    reference_number: str
+    ordinal: int
+    invoice_hash: str
+    invoicing_date: datetime
+    status_code: int
+    details: list[str] | None = None
+    extensions: dict[str, str | None] | None = None
+    ksef_number: str | None = None
+    invoice_number: str | None = None
+    invoicing_mode: str | None = None
+    hash_of_corrected: str | None = None
+
+
+@dataclass
+class OnlineSession:
+    reference_number: str
+    context: tuple[str, str]
+    subject: tuple[str, str]
+    token_reference: str | None
+    auth_document_hash: str | None
+    form_code: tuple[str, str, str]
+    key: bytes | None  # None: the symmetric key could not be decrypted (status 415)
+    iv: bytes
+    created: datetime
+    updated: datetime
+    valid_until: datetime
+    status_code: int = 100
+    closed: datetime | None = None
+    processed_at: datetime | None = None
+    upo_pages: list[str] = field(default_factory=list)  # UPO page reference numbers
+    invoices: dict[str, SessionInvoice] = field(default_factory=dict)
+    session_type: str = "Online"
+
+    @property
+    def successful(self) -> int:
+        return sum(1 for inv in self.invoices.values() if inv.status_code == 200)
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for inv in self.invoices.values() if inv.status_code >= 400)
+
+
+def sessions_of(state: State) -> dict[str, OnlineSession]:
+    return cast(dict[str, OnlineSession], state.sessions)
+
+
+# -- lifecycle -----------------------------------------------------------------------------
+
+
+def _refresh(state: State, session: OnlineSession) -> None:
+    """Apply what time has done: expiry closes an open session, the UPO gets ready."""
+    now = state.now()
+    if session.status_code == 100 and now >= session.valid_until:
+        _close(state, session, session.valid_until)
+    if session.status_code == 170 and session.processed_at and now >= session.processed_at:
+        _finish(state, session)
+
+
+def _close(state: State, session: OnlineSession, moment: datetime) -> None:
+    session.closed = moment
+    session.updated = moment
+    session.status_code = 170
+    session.processed_at = moment + timedelta(seconds=state.config.session_upo_seconds)
+
+
+def _finish(state: State, session: OnlineSession) -> None:
+    moment = session.processed_at or state.now()
+    if not session.invoices:
+        session.status_code = 440
+    elif session.successful == 0:
+        session.status_code = 445
+    else:
+        session.status_code = 200
+        pages = -(-session.successful // upo.PAGE_SIZE)
+        session.upo_pages = [new_reference_number("EU", moment) for _ in range(pages)]
+    session.updated = moment
+
+
+def _visible_session(reference: str, ctx: AccessContext) -> OnlineSession:
+    state = current_state()
+    session = sessions_of(state).get(reference)
+    sees_all = ctx.has_any("Introspection", "EnforcementOperations")
+    if (
+        session is None
+        or session.context != ctx.context.key
+        or (not sees_all and session.subject != ctx.subject.key)
+    ):
+        bad_request(21173, f"Sesja o numerze referencyjnym {reference} nie została odnaleziona.")
+    _refresh(state, session)
+    return session
+
+
+def _auth_document_hash(state: State, ctx: AccessContext) -> str | None:
+    if ctx.ksef_token is not None:
+        return None
+    operation = state.auth_operations.get(ctx.reference_number)
+    if operation is not None and operation.document_hash:
+        return operation.document_hash
+    # Sessions of logins the simulator no longer remembers (e.g. an older snapshot).
+    return sha256_b64(ctx.reference_number.encode("ascii"))
+
+
+@bp.post("/sessions/online")
+@require_access(*WRITE)
+@validated_body()
+def open_online_session() -> tuple[Response, int]:
+    data = body()
+    state = current_state()
+    ctx = access_context()
+    form = data["formCode"]
+    form_code = (form["systemCode"], form["schemaVersion"], form["value"])
+    if form_code != FA3:
+        validation_error(
+            f"formCode: schemat {form_code} nie jest obsługiwany przez symulator "
+            "(obsługiwany: FA (3) 1-0E FA)."
+        )
+    encryption = data["encryption"]
+    key_id = encryption.get("publicKeyId")
+    if key_id and state.keys.usage_of_public_key_id(key_id) != "SymmetricKeyEncryption":
+        bad_request(21470, f"Klucz o identyfikatorze {key_id} nie jest wspierany.")
+    iv = _decode_b64(encryption["initializationVector"], "encryption.initializationVector")
+    if len(iv) != 16:
+        validation_error("encryption.initializationVector: wektor IV musi mieć 16 bajtów.")
+    try:
+        key: bytes | None = decrypt_oaep(
+            encryption["encryptedSymmetricKey"], "SymmetricKeyEncryption"
+        )
+    except DecryptionError:
+        key = None
+    if key is not None and len(key) != 32:
+        key = None
+    now = state.now()
+    session = OnlineSession(
+        reference_number=new_reference_number("SO", now),
+        context=ctx.context.key,
+        subject=ctx.subject.key,
+        token_reference=ctx.ksef_token,
+        auth_document_hash=_auth_document_hash(state, ctx),
+        form_code=form_code,
+        key=key,
+        iv=iv,
+        created=now,
+        updated=now,
+        valid_until=now + SESSION_LIFETIME,
+        # A key KSeF cannot decrypt leaves the session in 415; sending then gets 21180.
+        status_code=100 if key is not None else 415,
+    )
+    sessions_of(state)[session.reference_number] = session
+    payload = {
+        "referenceNumber": session.reference_number,
+        "validUntil": utc_timestamp(session.valid_until),
+    }
+    return jsonify(payload), 201
+
+
+def _decode_b64(value: str, name: str) -> bytes:
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        validation_error(f"{name}: wartość nie jest poprawnym Base64.")
+
+
+def _decrypt(session: OnlineSession, ciphertext: bytes) -> bytes | None:
+    assert session.key is not None
+    if len(ciphertext) % 16:
+        return None
+    decryptor = Cipher(algorithms.AES(session.key), modes.CBC(session.iv)).decryptor()
+    padded = decryptor.update(ciphertext) + decryptor.finalize()
+    unpadder = sym_padding.PKCS7(128).unpadder()
+    try:
+        return unpadder.update(padded) + unpadder.finalize()
+    except ValueError:
+        return None
+
+
+@bp.post("/sessions/online/<referenceNumber>/invoices")
+@require_access(*WRITE)
+@validated_body()
+def send_invoice(referenceNumber: str) -> tuple[Response, int]:
+    data = body()
+    state = current_state()
+    ctx = access_context()
+    session = _visible_session(referenceNumber, ctx)
+    if session.status_code != 100:
+        bad_request(21180, f"Status sesji ({session.status_code}) uniemożliwia wysyłkę faktur.")
+    limit = context_session_limits(state, ctx.context.key)["onlineSession"]["maxInvoices"]
+    if len(session.invoices) >= limit:
+        bad_request(
+            21155,
+            f"Sesja o numerze referencyjnym {referenceNumber} osiągnęła dozwolony limit "
+            f"liczby faktur {limit}.",
+        )
+    offline = bool(data.get("offlineMode", False))
+    corrected_hash = data.get("hashOfCorrectedInvoice")
+    if corrected_hash and not offline:
+        validation_error("HashOfCorrectedInvoice can only be provided for offline invoices.")
+    if corrected_hash:
+        _check_technical_correction(state, ctx, corrected_hash)
+    encrypted = _decode_b64(data["encryptedInvoiceContent"], "encryptedInvoiceContent")
+    if len(encrypted) != data["encryptedInvoiceSize"]:
+        bad_request(21402, "Długość treści nie zgadza się z rozmiarem pliku.")
+    if sha256_b64(encrypted) != data["encryptedInvoiceHash"]:
+        bad_request(21403, "Skrót treści nie zgadza się ze skrótem pliku.")
+    now = state.now()
+    record = SessionInvoice(
+        reference_number=new_reference_number("EE", now),
+        ordinal=len(session.invoices) + 1,
+        invoice_hash=data["invoiceHash"],
+        invoicing_date=now - timedelta(milliseconds=2),
+        status_code=100,
+        hash_of_corrected=corrected_hash,
+    )
+    session.invoices[record.reference_number] = record
+    session.updated = now
+    _process(state, ctx, session, record, encrypted, data, offline)
+    return jsonify({"referenceNumber": record.reference_number}), 202
+
+
+def _check_technical_correction(state: State, ctx: AccessContext, corrected: str) -> None:
+    """A technical correction re-sends a *rejected* offline invoice (digest §7.1)."""
+    for session in sessions_of(state).values():
+        if session.context != ctx.context.key:
+            continue
+        for sent in session.invoices.values():
+            if sent.invoice_hash == corrected and sent.status_code == 200:
+                bad_request(
+                    21167,
+                    "Nie można wysłać korekty technicznej do prawidłowo przetworzonej faktury.",
+                )
+            if sent.hash_of_corrected == corrected and sent.status_code == 200:
+                bad_request(
+                    21166, "Faktura posiada już przetworzoną prawidłowo korektę techniczną."
+                )
+
+
+def _reject(record: SessionInvoice, code: int, details: list[str], **extensions: str) -> None:
+    record.status_code = code
+    record.details = details
+    record.extensions = dict(extensions) or None
+
+
+def _process(
+    state: State,
+    ctx: AccessContext,
+    session: OnlineSession,
+    record: SessionInvoice,
+    encrypted: bytes,
+    data: dict[str, Any],
+    offline: bool,
+) -> None:
+    content = _decrypt(session, encrypted)
+    if content is None:
+        _reject(record, 435, ["Plik niepoprawnie zaszyfrowany"])
+        return
+    if len(content) != data["invoiceSize"]:
+        _reject(
+            record,
+            430,
+            [
+                "Rozmiar przesłanego pliku faktury nie zgadza się z zadeklarowaną wartością: "
+                f"{data['invoiceSize']}."
+            ],
+        )
+        return
+    if sha256_b64(content) != data["invoiceHash"]:
+        _reject(record, 430, ["Skrót przesłanego pliku faktury nie zgadza się z zadeklarowanym."])
+        return
+    limits = context_session_limits(state, ctx.context.key)["onlineSession"]
+    if len(content) > int(limits["maxInvoiceSizeInMB"] * 1_000_000):
+        _reject(record, 430, [f"Rozmiar faktury przekracza {limits['maxInvoiceSizeInMB']} MB."])
+        return
+    try:
+        root = parse_and_validate(content, fa3_schema(state.config.shared_dir))
+    except InvoiceRejected as rejected:
+        _reject(record, rejected.code, rejected.details)
+        return
+    facts = extract_facts(root)
+    record.invoice_number = facts.invoice_number
+    problem = _semantic_problem(state, ctx, facts, record.invoicing_date)
+    if problem is not None:
+        _reject(record, *problem)
+        return
+    if facts.has_attachment:
+        # Attachments: batch sessions only, and only with the attachment consent.
+        _reject(record, 415, ["Faktura z załącznikiem może być wysłana wyłącznie wsadowo."])
+        return
+    duplicate = find_duplicate(state, facts)
+    if duplicate is not None:
+        _reject(
+            record,
+            440,
+            [
+                f"Duplikat faktury. Faktura o numerze KSeF: {duplicate.ksef_number} została już "
+                "prawidłowo przesłana do systemu w sesji: "
+                f"{duplicate.session_reference}"
+            ],
+            originalSessionReferenceNumber=duplicate.session_reference,
+            originalKsefNumber=duplicate.ksef_number,
+        )
+        return
+    _accept(state, ctx, session, record, content, facts, offline)
+
+
+def _semantic_problem(
+    state: State, ctx: AccessContext, facts: InvoiceFacts, invoicing: datetime
+) -> tuple[int, list[str]] | None:
+    context_type, context_value = ctx.context.key
+    seller_ok = context_type == "Nip" and context_value == facts.seller_nip
+    if not seller_ok and facts.is_self_invoicing and context_type == "Nip":
+        seller_ok = any(
+            grant.permission == "SelfInvoicing"
+            and grant.context.key == ("Nip", facts.seller_nip)
+            and grant.authorized.value == context_value
+            for grant in state.grants.values()
+        )
+    if not seller_ok:
+        return 410, [
+            f"Kontekst {context_value} nie jest uprawniony do wystawienia faktury w imieniu "
+            f"sprzedawcy (NIP: {facts.seller_nip})"
+        ]
+    if facts.issue_date > invoicing.astimezone(WARSAW).date():
+        return 450, [
+            f"Data wystawienia faktury (P_1: {facts.issue_date.isoformat()}) jest późniejsza "
+            "niż data jej przyjęcia w KSeF."
+        ]
+    return None
+
+
+def _accept(
+    state: State,
+    ctx: AccessContext,
+    session: OnlineSession,
+    record: SessionInvoice,
+    content: bytes,
+    facts: InvoiceFacts,
+    offline: bool,
+) -> None:
+    now = state.now()
+    acquisition = now - timedelta(milliseconds=1)
+    storage = now + timedelta(seconds=state.config.permanent_storage_seconds)
+    # Auto-offline: an invoice issued on an earlier calendar day than it was sent is
+    # marked Offline even with offlineMode=false (digest §5.2).
+    sent_day = record.invoicing_date.astimezone(WARSAW).date()
+    mode = "Offline" if offline or facts.issue_date < sent_day else "Online"
+    stored = StoredInvoice(
+        ksef_number=next_ksef_number(state, facts.seller_nip, acquisition),
+        content=content,
+        invoice_hash=record.invoice_hash,
+        facts=facts,
+        invoicing_date=record.invoicing_date,
+        acquisition_date=acquisition,
+        permanent_storage_date=storage,
+        invoicing_mode=mode,
+        session_reference=session.reference_number,
+        invoice_reference=record.reference_number,
+        context=ctx.context.key,
+        hash_of_corrected=record.hash_of_corrected,
+    )
+    register_invoice(state, stored)
+    note_pending_storage(state, storage, now)
+    record.status_code = 200
+    record.ksef_number = stored.ksef_number
+    record.invoicing_mode = mode
+
+
+@bp.post("/sessions/online/<referenceNumber>/close")
+@require_access(*WRITE)
+def close_online_session(referenceNumber: str) -> Response:
+    state = current_state()
+    session = _visible_session(referenceNumber, access_context())
+    if session.status_code != 100:
+        bad_request(21180, f"Status sesji ({session.status_code}) uniemożliwia jej zamknięcie.")
+    _close(state, session, state.now())
+    _refresh(state, session)
+    return Response(status=204)
+
+
+# -- statuses ------------------------------------------------------------------------------
+
+
+def _status(code: int, table: dict[int, str], details: list[str] | None = None) -> dict[str, Any]:
+    status: dict[str, Any] = {
+        "code": code,
+        "description": table.get(code, f"Nieznany błąd ({code})"),
+    }
+    if details:
+        status["details"] = details
+    return status
+
+
+def _session_status(session: OnlineSession) -> dict[str, Any]:
+    details = ["Nie przesłano faktur"] if session.status_code == 440 else None
+    return _status(session.status_code, SESSION_STATUS, details)
+
+
+@bp.get("/sessions/<referenceNumber>")
+@require_access(*READ)
+def session_status(referenceNumber: str) -> Response:
+    state = current_state()
+    session = _visible_session(referenceNumber, access_context())
+    payload: dict[str, Any] = {
+        "status": _session_status(session),
+        "dateCreated": utc_timestamp(session.created),
+        "dateUpdated": utc_timestamp(session.updated),
+        "validUntil": utc_timestamp(session.valid_until),
+    }
+    if session.upo_pages:
+        expires = state.now() + LINK_LIFETIME
+        payload["upo"] = {
+            "pages": [
+                {
+                    "referenceNumber": page,
+                    "downloadUrl": presigned_url(
+                        f"/storage/upo/{session.reference_number}/session/{page}.xml", expires
+                    ),
+                    "downloadUrlExpirationDate": utc_timestamp(expires),
+                }
+                for page in session.upo_pages
+            ]
+        }
+    payload["invoiceCount"] = len(session.invoices)
+    payload["successfulInvoiceCount"] = session.successful
+    payload["failedInvoiceCount"] = session.failed
+    return jsonify(payload)
+
+
+def _invoice_json(state: State, session: OnlineSession, record: SessionInvoice) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "ordinalNumber": record.ordinal,
+        "invoiceNumber": record.invoice_number,
+        "ksefNumber": record.ksef_number,
+        "referenceNumber": record.reference_number,
+        "invoiceHash": record.invoice_hash,
+        "invoicingDate": utc_timestamp(record.invoicing_date),
+        "acquisitionDate": None,
+        "permanentStorageDate": None,
+        "upoDownloadUrl": None,
+        "upoDownloadUrlExpirationDate": None,
+        "invoicingMode": record.invoicing_mode,
+        "status": _status(record.status_code, INVOICE_STATUS, record.details),
+    }
+    if record.extensions:
+        payload["status"]["extensions"] = record.extensions
+    if record.ksef_number:
+        stored = invoices_of(state)[record.ksef_number]
+        now = state.now()
+        expires = now + LINK_LIFETIME
+        payload["acquisitionDate"] = utc_timestamp(stored.acquisition_date)
+        if stored.permanent_storage_date <= now:
+            payload["permanentStorageDate"] = utc_timestamp(stored.permanent_storage_date)
+        payload["upoDownloadUrl"] = presigned_url(
+            f"/storage/upo/{session.reference_number}/invoice/{record.reference_number}.xml",
+            expires,
+        )
+        payload["upoDownloadUrlExpirationDate"] = utc_timestamp(expires)
+    # KSeF writes nulls here; the contract's allOf+nullable fields (ksefNumber,
+    # invoicingMode) reject null under strict OpenAPI 3.0 validation, so absent = unknown.
+    for name in ("ksefNumber", "invoicingMode"):
+        if payload[name] is None:
+            del payload[name]
+    return payload
+
+
+def _continuation_offset() -> int:
+    token = request.headers.get("x-continuation-token")
+    if not token:
+        return 0
+    try:
+        offset = int(base64.urlsafe_b64decode(token.encode("ascii")).decode("ascii"))
+    except (ValueError, binascii.Error, UnicodeError):
+        bad_request(21418)
+    if offset < 0:
+        bad_request(21418)
+    return offset
+
+
+def _continuation_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode("ascii")).decode("ascii")
+
+
+def _page_size(default: int = 10, low: int = 10, high: int = 1000) -> int:
+    raw = request.args.get("pageSize")
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        validation_error(f"pageSize: wartość '{raw}' nie jest liczbą całkowitą.")
+    if not low <= value <= high:
+        validation_error(f"pageSize: wartość {value} spoza zakresu {low}..{high}.")
+    return value
+
+
+def _invoice_list(reference: str, only_failed: bool) -> Response:
+    state = current_state()
+    session = _visible_session(reference, access_context())
+    size = _page_size()
+    offset = _continuation_offset()
+    records = [r for r in session.invoices.values() if not only_failed or r.status_code >= 400]
+    page = records[offset : offset + size]
+    more = offset + size < len(records)
+    return jsonify(
+        {
+            "continuationToken": _continuation_token(offset + size) if more else None,
+            "invoices": [_invoice_json(state, session, record) for record in page],
+        }
+    )
+
+
+@bp.get("/sessions/<referenceNumber>/invoices")
+@require_access(*READ)
+def session_invoices(referenceNumber: str) -> Response:
+    return _invoice_list(referenceNumber, only_failed=False)
+
+
+@bp.get("/sessions/<referenceNumber>/invoices/failed")
+@require_access(*READ)
+def session_failed_invoices(referenceNumber: str) -> Response:
+    return _invoice_list(referenceNumber, only_failed=True)
+
+
+@bp.get("/sessions/<referenceNumber>/invoices/<invoiceReferenceNumber>")
+@require_access(*READ)
+def session_invoice(referenceNumber: str, invoiceReferenceNumber: str) -> Response:
+    state = current_state()
+    session = _visible_session(referenceNumber, access_context())
+    record = session.invoices.get(invoiceReferenceNumber)
+    if record is None:
+        validation_error(
+            f"Faktura o numerze referencyjnym {invoiceReferenceNumber} nie istnieje w sesji "
+            f"{referenceNumber}."
+        )
+    return jsonify(_invoice_json(state, session, record))
+
+
+@bp.get("/sessions")
+@require_access("InvoiceWrite", "Introspection", "EnforcementOperations")
+def list_sessions() -> Response:
+    state = current_state()
+    ctx = access_context()
+    session_type = request.args.get("sessionType")
+    if session_type not in ("Online", "Batch"):
+        validation_error("sessionType: wymagany parametr (Online albo Batch).")
+    size = _page_size()
+    offset = _continuation_offset()
+    statuses = request.args.getlist("statuses")
+    for status in statuses:
+        if status not in COMMON_STATUSES:
+            validation_error(f"statuses: nieznana wartość '{status}'.")
+    bounds = {name: _query_moment(name) for name in _DATE_FILTERS}
+    sees_all = ctx.has_any("Introspection", "EnforcementOperations")
+    found = []
+    for session in sessions_of(state).values():
+        _refresh(state, session)
+        if session.context != ctx.context.key or session.session_type != session_type:
+            continue
+        if not sees_all and session.subject != ctx.subject.key:
+            continue
+        wanted_ref = request.args.get("referenceNumber")
+        if wanted_ref and session.reference_number != wanted_ref:
+            continue
+        if statuses and not any(session.status_code in COMMON_STATUSES[s] for s in statuses):
+            continue
+        if _outside(session, bounds):
+            continue
+        found.append(session)
+    found.sort(key=lambda s: s.created, reverse=True)
+    page = found[offset : offset + size]
+    more = offset + size < len(found)
+    return jsonify(
+        {
+            "continuationToken": _continuation_token(offset + size) if more else None,
+            "sessions": [
+                {
+                    "referenceNumber": s.reference_number,
+                    "status": _session_status(s),
+                    "dateCreated": utc_timestamp(s.created),
+                    "dateUpdated": utc_timestamp(s.updated),
+                    "validUntil": utc_timestamp(s.valid_until),
+                    "totalInvoiceCount": len(s.invoices),
+                    "successfulInvoiceCount": s.successful,
+                    "failedInvoiceCount": s.failed,
+                }
+                for s in page
+            ],
+        }
+    )
+
+
+_DATE_FILTERS = (
+    "dateCreatedFrom", "dateCreatedTo", "dateClosedFrom", "dateClosedTo",
+    "dateModifiedFrom", "dateModifiedTo",
+)  # fmt: skip
+
+
+def _query_moment(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw)
+    except ValueError:
+        validation_error(f"{name}: nieprawidłowy format daty '{raw}'.")
+    return moment if moment.tzinfo else moment.replace(tzinfo=WARSAW)
+
+
+def _outside(session: OnlineSession, bounds: dict[str, datetime | None]) -> bool:
+    checks = (
+        ("dateCreated", session.created),
+        ("dateClosed", session.closed),
+        ("dateModified", session.updated),
+    )
+    for prefix, value in checks:
+        low, high = bounds[f"{prefix}From"], bounds[f"{prefix}To"]
+        if (low or high) and value is None:
+            return True
+        if value is not None and ((low and value < low) or (high and value > high)):
+            return True
+    return False
+
+
+# -- UPO -----------------------------------------------------------------------------------
+
+
+def _upo_header(session: OnlineSession) -> upo.UpoHeader:
+    return upo.UpoHeader(
+        session_reference=session.reference_number,
+        context_type=session.context[0],
+        context_value=session.context[1],
+        token_reference=session.token_reference,
+        auth_document_hash=None if session.token_reference else session.auth_document_hash,
+    )
+
+
+def _upo_document(state: State, record: SessionInvoice) -> upo.UpoDocument:
+    assert record.ksef_number is not None
+    stored = invoices_of(state)[record.ksef_number]
+    return upo.UpoDocument(
+        seller_nip=stored.facts.seller_nip,
+        ksef_number=stored.ksef_number,
+        invoice_number=stored.facts.invoice_number,
+        issue_date=stored.facts.issue_date.isoformat(),
+        sent=stored.invoicing_date,
+        numbered=stored.acquisition_date,
+        invoice_hash=stored.invoice_hash,
+        mode=stored.invoicing_mode,
+    )
+
+
+def invoice_upo_bytes(state: State, session: OnlineSession, record: SessionInvoice) -> bytes:
+    return upo.invoice_upo(_upo_header(session), _upo_document(state, record))
+
+
+def session_upo_bytes(state: State, session: OnlineSession, page_reference: str) -> bytes | None:
+    if page_reference not in session.upo_pages:
+        return None
+    documents = [
+        _upo_document(state, record)
+        for record in session.invoices.values()
+        if record.status_code == 200
+    ]
+    pages = upo.session_upo_pages(_upo_header(session), documents)
+    return pages[session.upo_pages.index(page_reference)]
+
+
+def _xml(content: bytes) -> Response:
+    response = Response(content, status=200, mimetype="application/xml")
+    response.headers["x-ms-meta-hash"] = sha256_b64(content)
+    return response
+
+
+def _successful_record(session: OnlineSession, reference: str) -> SessionInvoice | None:
+    record = session.invoices.get(reference)
+    return record if record is not None and record.status_code == 200 else None
+
+
+@bp.get("/sessions/<referenceNumber>/invoices/<invoiceReferenceNumber>/upo")
+@require_access(*READ)
+def invoice_upo(referenceNumber: str, invoiceReferenceNumber: str) -> Response:
+    state = current_state()
+    session = _visible_session(referenceNumber, access_context())
+    record = _successful_record(session, invoiceReferenceNumber)
+    if record is None:
+        bad_request(
+            21178,
+            f"UPO dla faktury {invoiceReferenceNumber} w sesji {referenceNumber} nie zostało "
+            "znalezione.",
+        )
+    return _xml(invoice_upo_bytes(state, session, record))
+
+
+@bp.get("/sessions/<referenceNumber>/invoices/ksef/<ksefNumber>/upo")
+@require_access(*READ)
+def invoice_upo_by_ksef_number(referenceNumber: str, ksefNumber: str) -> Response:
+    state = current_state()
+    session = _visible_session(referenceNumber, access_context())
+    record = next((r for r in session.invoices.values() if r.ksef_number == ksefNumber), None)
+    if record is None:
+        bad_request(
+            21178,
+            f"UPO o numerze KSeF {ksefNumber} i numerze referencyjnym sesji {referenceNumber} "
+            "nie zostało znalezione.",
+        )
+    return _xml(invoice_upo_bytes(state, session, record))
+
+
+@bp.get("/sessions/<referenceNumber>/upo/<upoReferenceNumber>")
+@require_access(*READ)
+def session_upo(referenceNumber: str, upoReferenceNumber: str) -> Response:
+    state = current_state()
+    session = _visible_session(referenceNumber, access_context())
+    content = session_upo_bytes(state, session, upoReferenceNumber)
+    if content is None:
+        bad_request(
+            21178,
+            f"UPO o numerze referencyjnym {upoReferenceNumber} dla sesji {referenceNumber} nie "
+            "zostało znalezione.",
+        )
+    return _xml(content)
+
+
+@storage_bp.get("/storage/upo/<reference>/invoice/<invoice_reference>.xml")
+def presigned_invoice_upo(reference: str, invoice_reference: str) -> Response:
+    if not presigned_ok(request.path):
+        return storage_denied()
+    # Runs under state.lock like every view (SimulatorFlask.dispatch_request).
+    state = current_state()
+    session = sessions_of(state).get(reference)
+    record = _successful_record(session, invoice_reference) if session else None
+    if session is None or record is None:
+        return storage_denied()
+    return _xml(invoice_upo_bytes(state, session, record))
+
+
+@storage_bp.get("/storage/upo/<reference>/session/<page_reference>.xml")
+def presigned_session_upo(reference: str, page_reference: str) -> Response:
+    if not presigned_ok(request.path):
+        return storage_denied()
+    state = current_state()
+    session = sessions_of(state).get(reference)
+    content = session_upo_bytes(state, session, page_reference) if session else None
+    if content is None:
+        return storage_denied()
+    return _xml(content)
+
+
+def init_app(app: Flask, state: State) -> None:
+    app.register_blueprint(storage_bp)
+    # Compile the FA(3) schema now rather than on the first invoice.
+    fa3_schema(state.config.shared_dir)
+    spec = state.config.seed
+    if spec and not state.extra.get("seeded"):
+        from ksef_simulator.seeding import seed_from_spec
+
+        seed_from_spec(state, spec)
+        state.extra["seeded"] = spec

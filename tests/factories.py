@@ -25,6 +25,9 @@ def valid_nip(n: int | None = None) -> str:
     base = 100_000_000 + (next(_sequence) * 7919 if n is None else n) % 800_000_000
     while True:
         digits = f"{base:09d}"
+        if digits[1:3] == "00":  # the contract's NIP pattern forbids "00" in positions 2-3
+            base += 1_000_000
+            continue
         if digits[0] != "0":
             check = sum(int(d) * w for d, w in zip(digits, NIP_WEIGHTS, strict=True)) % 11
             if check != 10:

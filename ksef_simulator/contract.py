@@ -63,6 +63,12 @@ class Contract:
         return [f"{'.'.join(map(str, e.path)) or '<body>'}: {e.message}" for e in found[:10]]
 
 
+@cache
+def contract_for(path: Path) -> Contract:
+    """One Contract (and its compiled validators) per contract file, shared by all apps."""
+    return Contract(path)
+
+
 def flask_rule_to_template(rule: str) -> str:
     """'/v2/auth/<reference_number>' -> '/auth/{reference_number}' (placeholder names vary)."""
     path = rule.removeprefix("/v2")

@@ -129,21 +129,13 @@ def register_invoice(state: State, invoice: StoredInvoice) -> None:
 
 
 def high_water_mark(state: State, now: datetime) -> datetime:
-    """Invoices stored up to (and including) this moment can no longer change."""
-    pending = state.extra.get("earliest_pending_storage")
-    mark = now - _ONE_MS
-    if isinstance(pending, datetime) and pending <= now:
-        state.extra.pop("earliest_pending_storage", None)
-    elif isinstance(pending, datetime):
-        mark = min(mark, pending - _ONE_MS)
-    return mark
+    """Invoices stored up to (and including) this moment can no longer change.
 
-
-def note_pending_storage(state: State, moment: datetime, now: datetime) -> None:
-    if moment > now:
-        pending = state.extra.get("earliest_pending_storage")
-        if not isinstance(pending, datetime) or moment < pending:
-            state.extra["earliest_pending_storage"] = moment
+    Every invoice still waiting for permanent storage gets a storage date after `now`, and
+    new ones get `now` at the earliest, so the set below `now - 1 ms` is final.
+    """
+    del state
+    return now - _ONE_MS
 
 
 def context_keys(ctx: AccessContext, subject_type: str) -> list[tuple[str, str]]:

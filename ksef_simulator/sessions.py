@@ -46,7 +46,6 @@ from ksef_simulator.invoices import (
     find_duplicate,
     invoices_of,
     next_ksef_number,
-    note_pending_storage,
     presigned_ok,
     presigned_url,
     register_invoice,
@@ -457,7 +456,6 @@ def _accept(
         hash_of_corrected=record.hash_of_corrected,
     )
     register_invoice(state, stored)
-    note_pending_storage(state, storage, now)
     record.status_code = 200
     record.ksef_number = stored.ksef_number
     record.invoicing_mode = mode

@@ -260,3 +260,18 @@ def test_another_context_cannot_see_an_export(
     response = sim.get(f"/invoices/exports/{reference}", headers=bearer(other))
 
     assert response.status_code == 400 and error_codes(response) == [21175]
+
+
+def test_an_eleventh_running_export_is_refused_with_21182(
+    sim: httpx.Client, access: str, simulator_app: Any
+) -> None:
+    control = httpx.Client(transport=httpx.WSGITransport(simulator_app), base_url="http://ksef-sim")
+    control.post("/_sim/faults", json={"exports_stuck": True})
+    filters = date_filters("Subject1", START, END)
+    key = SessionKey.random()
+    for _ in range(10):
+        assert _start(sim, access, key, filters).status_code == 201
+
+    refused = _start(sim, access, key, filters)
+
+    assert refused.status_code == 400 and error_codes(refused) == [21182]

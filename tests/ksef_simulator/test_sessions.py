@@ -80,6 +80,25 @@ def test_an_official_sample_gets_a_ksef_number_with_a_valid_checksum_and_an_upo(
     assert by_number.content == upo.content
 
 
+def test_the_upo_names_the_signed_authentication_document_by_its_hash(
+    sim: httpx.Client, sim_state: State
+) -> None:
+    tokens = owner_login(sim, SAMPLE_SELLER)
+    reference, key = open_session(sim, tokens.access)
+    status = send_ok(sim, tokens.access, reference, key, sample())
+
+    upo = sim.get(
+        f"/sessions/{reference}/invoices/{status['referenceNumber']}/upo",
+        headers=bearer(tokens.access),
+    )
+
+    expected = sim_state.auth_operations[tokens.reference_number].document_hash
+    found = etree.fromstring(upo.content).findtext(
+        "u:Uwierzytelnienie/u:SkrotDokumentuUwierzytelniajacego", namespaces=UPO_NS
+    )
+    assert expected and found == expected
+
+
 def test_the_presigned_upo_link_needs_no_token_and_expires(
     sim_raw: httpx.Client, sim: httpx.Client, seller: str, sim_state: State
 ) -> None:

@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 _transport: httpx.BaseTransport | None = None
 TIMEOUT_SECONDS = 20.0
+POLL_TIMEOUT_SECONDS = 60.0
 
 
 def set_transport(transport: httpx.BaseTransport | None) -> None:
@@ -128,15 +129,16 @@ def _authenticate(credential: Credential, material: SecretMaterial, context_nip:
     from ksef.client import KsefClient
     from ksef.session import authenticate
 
-    from ksef.environments import Environment
-
-    environment = Environment.custom(
-        settings.KSEF_BASE_URL, settings.KSEF_BASE_URL.rsplit("/v2", 1)[0]
-    )
-    with KsefClient(environment, transport=_transport, timeout=TIMEOUT_SECONDS) as client:
+    http = httpx.Client(transport=_transport, timeout=TIMEOUT_SECONDS)
+    # One retry at most: a person is waiting for the answer and can press the button again.
+    with http, KsefClient(settings.KSEF_BASE_URL, http=http, max_retries=1) as client:
         if credential.kind == Credential.Kind.TOKEN:
             authenticate(
-                client, context_type="Nip", context_value=context_nip, ksef_token=material.token
+                client,
+                context_type="Nip",
+                context_value=context_nip,
+                ksef_token=material.token,
+                poll_timeout=POLL_TIMEOUT_SECONDS,
             )
             return
         certificate = kc.load_certificate(credential.certificate_pem.encode("ascii"))
@@ -149,4 +151,5 @@ def _authenticate(credential: Credential, material: SecretMaterial, context_nip:
             context_value=context_nip,
             certificate=certificate,
             private_key=key,
+            poll_timeout=POLL_TIMEOUT_SECONDS,
         )

@@ -71,7 +71,7 @@ def test_no_table_and_no_log_holds_a_secret_in_plaintext(stored, caplog):
 
 
 def test_secrets_decrypt_only_through_the_service(stored, client_company):
-    files, token = stored
+    _files, token = stored
     certificate = Credential.objects.get(kind="authentication")
     material = secret_read(certificate)
     assert material.key_password == PASSWORD
@@ -115,7 +115,7 @@ def test_deleting_destroys_the_secret_and_is_logged(stored, login, manager, clie
 
 
 def test_rotation_keeps_every_secret_and_the_old_key_no_longer_reads_them(stored):
-    files, token = stored
+    _files, token = stored
     report = rotate_encryption_key(old=KeySpec(), new=KeySpec(cryptography_key=NEW_KEY))
     assert report.rows == 2 and report.values >= 6
 

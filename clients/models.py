@@ -32,6 +32,20 @@ class AccessModel(models.TextChoices):
     CLIENT_CREDENTIAL = "client", _("Poświadczenie klienta (certyfikat lub token klienta)")
 
 
+class OnboardingStage(models.TextChoices):
+    """Where a client stands on the onboarding journey: the first step not yet done.
+
+    Not a stored field: `clients.selectors.clients_with_health` derives it in SQL from the
+    prerequisite, credentials, grants and sync state, so it can never go stale.
+    """
+
+    PREREQUISITE = "prerequisite", _("ZAW-FA")
+    CREDENTIALS = "credentials", _("Poświadczenia")
+    GRANTS = "grants", _("Uprawnienia")
+    FIRST_SYNC = "first_sync", _("Pierwsza synchronizacja")
+    DONE = "done", _("Gotowy")
+
+
 class Client(models.Model):
     office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="clients")
     nip = models.CharField(_("NIP"), max_length=10, validators=[validate_nip])
@@ -93,7 +107,9 @@ class Prerequisite(models.Model):
     client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="prerequisite")
     state = models.CharField(_("stan"), max_length=20, choices=State.choices)
     person_first_name = models.CharField(_("imię osoby upoważnionej"), max_length=100, blank=True)
-    person_last_name = models.CharField(_("nazwisko osoby upoważnionej"), max_length=100, blank=True)
+    person_last_name = models.CharField(
+        _("nazwisko osoby upoważnionej"), max_length=100, blank=True
+    )
     person_identifier_type = models.CharField(
         _("rodzaj identyfikatora"), max_length=5, choices=IdentifierType.choices, blank=True
     )
@@ -165,6 +181,15 @@ class PermissionGrant(models.Model):
     )
     verified_at = models.DateTimeField(null=True, blank=True)
     missing_notified_at = models.DateTimeField(null=True, blank=True)
+    # Grant and revoke POSTs are not idempotent (clients.grants): a worker claims the row
+    # before sending, and `submission_uncertain` stays set until KSeF's answer is recorded,
+    # so after a timeout, a 5xx or a crash the next attempt looks the grant up first.
+    submission_claimed_at = models.DateTimeField(null=True, blank=True)
+    submission_uncertain = models.BooleanField(default=False)
+    submission_attempts = models.PositiveSmallIntegerField(default=0)
+    revoke_operation_references = models.JSONField(default=dict, blank=True)  # id -> ref
+    # A temporary problem while the work goes on ("KSeF nie odpowiada, ponowimy...").
+    progress_note = models.CharField(max_length=300, blank=True)
 
     class Meta:
         verbose_name = _("uprawnienie KSeF")
@@ -174,3 +199,74 @@ class PermissionGrant(models.Model):
 
     def __str__(self) -> str:
         return f"{', '.join(self.permissions)} → {self.grantee_identifier} ({self.client.nip})"
+
+
+class GrantsCheck(models.Model):
+    """One live look-up of a client's grants in KSeF (scheduled, or "Sprawdź teraz")."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("W kolejce")
+        RUNNING = "running", _("Sprawdzanie")
+        DONE = "done", _("Sprawdzono")
+        FAILED = "failed", _("Nie udało się sprawdzić")
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="grants_checks")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("sprawdzenie uprawnień")
+        verbose_name_plural = _("sprawdzenia uprawnień")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["client", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.client}: {self.get_state_display()}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)
+
+
+class StaffDepartureJob(models.Model):
+    """Revoking, at every client, the KSeF grants of a staff member who leaves.
+
+    `results` holds one entry per client: {"client_id", "client_name", "outcome", "message"}
+    with outcome "revoked", "nothing", "failed" or "pending".
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("W kolejce")
+        RUNNING = "running", _("W toku")
+        DONE = "done", _("Zakończone")
+
+    office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="departure_jobs")
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="departure_jobs"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    results = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("odebranie uprawnień odchodzącego pracownika")
+        verbose_name_plural = _("odebrania uprawnień odchodzących pracowników")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.membership}: {self.get_state_display()}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state == self.State.DONE

@@ -1,7 +1,7 @@
 """Fixtures for the simulator tests (and for anyone who needs a KSeF in-process).
 
 * `simulator_config` — override in a test module to change profile, delays, faults.
-* `simulator_app` — a fresh Flask app (fresh state) per test.
+* `simulator_app` — a Flask app with a fresh State per test (apps are reused per config).
 * `sim_state` — its State (clock, dictionaries); `sim_state.clock.advance(seconds)`.
 * `sim` — httpx.Client on http://ksef-sim/v2 that checks EVERY /v2 exchange against the
   contract: response bodies against the declared schema for the status and media type,
@@ -19,7 +19,8 @@ import pytest
 from flask import Flask
 
 from ksef_simulator import SimulatorConfig, create_app
-from ksef_simulator.state import State
+from ksef_simulator.app import install_state
+from ksef_simulator.state import State, new_state
 from tests.ksef_simulator.helpers import ContractCheckingHooks, SimTransport
 
 
@@ -28,9 +29,21 @@ def simulator_config() -> SimulatorConfig:
     return SimulatorConfig(profile="fast", jwt_secret=b"test-secret-test-secret-test-sec")
 
 
+_APPS: dict[str, Flask] = {}
+
+
 @pytest.fixture
 def simulator_app(simulator_config: SimulatorConfig) -> Flask:
-    return create_app(simulator_config)
+    """A fresh State in an app built once per configuration (building one costs ~0.2 s)."""
+    if simulator_config.seed or simulator_config.state_file:
+        return create_app(simulator_config)
+    key = repr(simulator_config)
+    app = _APPS.get(key)
+    if app is None:
+        app = _APPS[key] = create_app(simulator_config)
+    else:
+        install_state(app, new_state(simulator_config))
+    return app
 
 
 @pytest.fixture

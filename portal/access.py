@@ -12,7 +12,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
@@ -60,5 +60,5 @@ def scoped_get(
     """Fetch one object of the member's office or raise 404 (never reveals other offices)."""
     try:
         return queryset.get(**{office_field: membership.office}, **lookup)
-    except queryset.model.DoesNotExist as exc:
+    except ObjectDoesNotExist as exc:
         raise Http404 from exc

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from portal.models import AuditEvent, Office
 
@@ -20,7 +21,8 @@ def audit_record(
     actor_label: str = "",
 ) -> AuditEvent:
     """Append one event. `details` must never carry a secret (keys, passwords, tokens)."""
-    user = actor if isinstance(actor, AbstractBaseUser) else None
+    # Any: the stubs type the FK as the concrete user model, the signature as the abstract one.
+    user: Any = actor if isinstance(actor, AbstractBaseUser) else None
     return AuditEvent.objects.create(
         office=office,
         actor=user,
@@ -31,3 +33,19 @@ def audit_record(
         object_repr=str(obj)[:300] if obj is not None else "",
         details=details or {},
     )
+
+
+# Human names of the actions, for the audit-log page. Unknown actions show their code, so
+# an app that records a new action is never hidden from the log.
+ACTION_LABELS: dict[str, Any] = {
+    "staff.created": _("Dodano pracownika"),
+    "staff.invitation_sent": _("Ponownie wysłano zaproszenie"),
+    "staff.role_changed": _("Zmieniono rolę pracownika"),
+    "staff.deactivated": _("Dezaktywowano konto pracownika"),
+    "staff.reactivated": _("Przywrócono konto pracownika"),
+    "demo.seeded": _("Załadowano dane demonstracyjne"),
+}
+
+
+def action_label(action: str) -> str:
+    return str(ACTION_LABELS.get(action, action))

@@ -10,7 +10,7 @@ os.environ.setdefault("SECRET_KEY", "insecure-key-for-tests-only")
 os.environ.setdefault("CRYPTOGRAPHY_KEY", "insecure-cryptography-key-for-tests-only")
 os.environ.setdefault("EMAIL_URL", "memorymail://")
 
-from portal.settings import *  # noqa: E402,F403
+from portal.settings import *  # noqa: F403
 
 # Fast hashing: the suite creates many users; production keeps Django's default hashers.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

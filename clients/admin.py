@@ -1,0 +1,49 @@
+"""Django admin for clients, their ZAW-FA prerequisite and KSeF permission grants."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from clients.models import Client, PermissionGrant, Prerequisite
+
+
+class PrerequisiteInline(admin.StackedInline[Prerequisite, Client]):
+    model = Prerequisite
+    can_delete = False
+    extra = 0
+
+
+@admin.register(Client)
+class ClientAdmin(admin.ModelAdmin[Client]):
+    list_display = ("name", "nip", "office", "legal_form", "access_model", "is_archived")
+    list_filter = ("office", "legal_form", "access_model", "is_archived")
+    search_fields = ("name", "nip")
+    list_select_related = ("office",)
+    filter_horizontal = ("assigned_accountants",)
+    inlines = (PrerequisiteInline,)
+
+
+@admin.register(Prerequisite)
+class PrerequisiteAdmin(admin.ModelAdmin[Prerequisite]):
+    list_display = ("client", "state", "person_last_name", "filed_on", "confirmed_on")
+    list_filter = ("state",)
+    search_fields = ("client__name", "client__nip", "person_last_name", "person_identifier")
+    list_select_related = ("client",)
+    raw_id_fields = ("client",)
+
+
+@admin.register(PermissionGrant)
+class PermissionGrantAdmin(admin.ModelAdmin[PermissionGrant]):
+    list_display = (
+        "client",
+        "grantee_kind",
+        "grantee_identifier",
+        "mode",
+        "state",
+        "verification",
+        "requested_at",
+    )
+    list_filter = ("state", "verification", "grantee_kind", "mode")
+    search_fields = ("client__name", "client__nip", "grantee_identifier", "operation_reference")
+    list_select_related = ("client",)
+    raw_id_fields = ("client", "grantee_membership", "requested_by")

@@ -1,0 +1,67 @@
+"""Django admin: every model has a page; the audit log there is read-only."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from clients.models import PermissionGrant
+from portal.audit import audit_record
+
+pytestmark = pytest.mark.django_db
+
+MODELS = [
+    "portal_office",
+    "portal_membership",
+    "portal_auditevent",
+    "auth_user",
+    "clients_client",
+    "clients_prerequisite",
+    "clients_permissiongrant",
+    "invoices_invoicesyncstate",
+]
+
+
+@pytest.fixture
+def superuser_client(client):  # type: ignore[no-untyped-def]
+    user = get_user_model().objects.create_superuser("root", "root@example.com", "x")
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_superuser_can_list_every_model(superuser_client, model, client_company, manager):
+    PermissionGrant.objects.create(
+        client=client_company,
+        grantee_kind="person",
+        grantee_identifier_type="Pesel",
+        grantee_identifier="90010112345",
+        permissions=["InvoiceRead"],
+    )
+    audit_record(office=client_company.office, actor=manager.user, action="staff.created")
+
+    response = superuser_client.get(reverse(f"admin:{model}_changelist"))
+
+    assert response.status_code == 200
+
+
+def test_the_audit_log_in_the_admin_offers_no_add_change_or_delete(
+    superuser_client, office, manager
+):
+    event = audit_record(office=office, actor=manager.user, action="staff.created", obj=manager)
+
+    assert superuser_client.get(reverse("admin:portal_auditevent_add")).status_code == 403
+    assert (
+        superuser_client.get(reverse("admin:portal_auditevent_delete", args=[event.pk])).status_code
+        == 403
+    )
+    detail = superuser_client.get(reverse("admin:portal_auditevent_change", args=[event.pk]))
+    assert detail.status_code == 200
+    assert 'name="_save"' not in detail.content.decode()
+    assert (
+        superuser_client.post(
+            reverse("admin:portal_auditevent_change", args=[event.pk]), {"action": "x"}
+        ).status_code
+        == 403
+    )

@@ -51,9 +51,7 @@ class MinistryKey:
 
     @property
     def private_key(self) -> rsa.RSAPrivateKey:
-        key = serialization.load_pem_private_key(self.private_key_pem, password=None)
-        assert isinstance(key, rsa.RSAPrivateKey)
-        return key
+        return _load_rsa_key(self.private_key_pem)
 
     @property
     def public_key_id(self) -> str:
@@ -83,9 +81,7 @@ class KeyRing:
 
     @property
     def ca_key(self) -> rsa.RSAPrivateKey:
-        key = serialization.load_pem_private_key(self.ca_key_pem, password=None)
-        assert isinstance(key, rsa.RSAPrivateKey)
-        return key
+        return _load_rsa_key(self.ca_key_pem)
 
     def key_for(self, usage: str) -> MinistryKey:
         return self.ministry[usage]
@@ -170,6 +166,16 @@ class KeyRing:
         except (ValueError, TypeError, Exception):  # InvalidSignature is not a ValueError
             return False
         return True
+
+
+@cache
+def _load_rsa_key(pem: bytes) -> rsa.RSAPrivateKey:
+    """Parse a key once: loading validates the RSA key (~0.15 s), and every session or
+    export opening needs it. Cached by PEM at module level so the dataclasses stay
+    picklable for --state snapshots."""
+    key = serialization.load_pem_private_key(pem, password=None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return key
 
 
 def _name(common_name: str) -> x509.Name:

@@ -44,6 +44,23 @@ ACTION_LABELS: dict[str, Any] = {
     "staff.deactivated": _("Dezaktywowano konto pracownika"),
     "staff.reactivated": _("Przywrócono konto pracownika"),
     "demo.seeded": _("Załadowano dane demonstracyjne"),
+    "client.created": _("Dodano klienta"),
+    "client.imported": _("Zaimportowano klientów z CSV"),
+    "client.updated": _("Zmieniono dane klienta"),
+    "client.archived": _("Zarchiwizowano klienta"),
+    "client.access_model_set": _("Wybrano model dostępu do KSeF"),
+    "prerequisite.person_set": _("ZAW-FA: wskazano osobę upoważnioną"),
+    "prerequisite.filed": _("ZAW-FA: złożono w urzędzie"),
+    "prerequisite.confirmed": _("ZAW-FA: potwierdzono"),
+    "prerequisite.reevaluated": _("ZAW-FA: ponownie oceniono wymóg"),
+    "credential.uploaded": _("Wgrano poświadczenie KSeF"),
+    "credential.replaced": _("Zastąpiono poświadczenie KSeF"),
+    "credential.deleted": _("Usunięto poświadczenie KSeF"),
+    "credential.used": _("Użyto poświadczenia KSeF"),
+    "grant.requested": _("Zlecono nadanie uprawnień w KSeF"),
+    "grant.granted": _("Nadano uprawnienia w KSeF"),
+    "grant.failed": _("Nadanie uprawnień w KSeF nie powiodło się"),
+    "grant.revoked": _("Odebrano uprawnienia w KSeF"),
 }
 
 

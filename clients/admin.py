@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from clients.models import Client, PermissionGrant, Prerequisite
+from clients.models import Client, GrantsCheck, PermissionGrant, Prerequisite, StaffDepartureJob
 
 
 class PrerequisiteInline(admin.StackedInline[Prerequisite, Client]):
@@ -47,3 +47,20 @@ class PermissionGrantAdmin(admin.ModelAdmin[PermissionGrant]):
     search_fields = ("client__name", "client__nip", "grantee_identifier", "operation_reference")
     list_select_related = ("client",)
     raw_id_fields = ("client", "grantee_membership", "requested_by")
+
+
+@admin.register(GrantsCheck)
+class GrantsCheckAdmin(admin.ModelAdmin[GrantsCheck]):
+    list_display = ("client", "state", "requested_by", "created_at", "finished_at")
+    list_filter = ("state",)
+    search_fields = ("client__name", "client__nip")
+    list_select_related = ("client", "requested_by")
+    raw_id_fields = ("client", "requested_by")
+
+
+@admin.register(StaffDepartureJob)
+class StaffDepartureJobAdmin(admin.ModelAdmin[StaffDepartureJob]):
+    list_display = ("membership", "office", "state", "requested_by", "created_at", "finished_at")
+    list_filter = ("state", "office")
+    list_select_related = ("membership__user", "office", "requested_by")
+    raw_id_fields = ("membership", "requested_by")

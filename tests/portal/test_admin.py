@@ -19,6 +19,8 @@ MODELS = [
     "clients_client",
     "clients_prerequisite",
     "clients_permissiongrant",
+    "clients_grantscheck",
+    "clients_staffdeparturejob",
     "invoices_invoicesyncstate",
 ]
 

@@ -56,7 +56,7 @@ STAGE_ORDER = list(OnboardingStage.values)
 ONBOARDING_STEP_URLS = {
     OnboardingStage.PREREQUISITE: "clients:prerequisite",
     OnboardingStage.CREDENTIALS: "certificates:client",
-    OnboardingStage.GRANTS: "clients:grants",
+    OnboardingStage.GRANTS: "grants:client",
     OnboardingStage.FIRST_SYNC: "invoices:client_sync",
 }
 

@@ -31,6 +31,7 @@ urlpatterns = [
     path("clients/", include("clients.urls")),
     path("credentials/", include("certificates.urls")),
     path("expiry/", include("certificates.urls_expiry")),
+    path("grants/", include("clients.grant_urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -99,6 +99,11 @@ def staff_deactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     notice = _("Konto %(name)s jest nieaktywne — ta osoba nie zaloguje się do portalu.") % {
         "name": member.display_name
     }
+    from clients.grant_checks import grants_naming  # the grants side offers to revoke them
+
+    if grants_naming(member).exists():
+        messages.success(request, notice)
+        return redirect_after_post(request, reverse("grants:departure", args=[member.pk]))
     return _staff_row_response(request, member, notice=notice)
 
 

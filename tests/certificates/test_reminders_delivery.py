@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import pytest
 import time_machine
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
 from django.test import override_settings
 
@@ -213,7 +214,9 @@ def test_the_certificate_reminder_is_in_polish_with_warsaw_dates_and_renewal_ste
     assert "Aplikacji Podatnika KSeF" in text
     assert "w ostatnich 30 dniach ważności obecnego certyfikatu, czyli od 06.12.2026" in text
     assert "Nie wysyłaj" not in text and "nie wysyłać klucza prywatnego" in text
-    html, mimetype = message.alternatives[0]
+    assert isinstance(message, EmailMultiAlternatives)
+    content, mimetype = message.alternatives[0]
+    html = str(content)
     assert mimetype == "text/html"
     assert "Piekarnia Pod Lipą &amp; Syn" in html
     assert "5 stycznia 2027 r." in html

@@ -102,7 +102,9 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     else:
         items = expiry.expiring_credentials(office, filters, now=now)
     page = Paginator(items, PAGE_SIZE).get_page(request.GET.get("page"))
-    weeks = expiry.expiry_timeline(office, filters, now=now)
+    chart = expiry.timeline_chart(
+        expiry.expiry_timeline(office, filters, now=now), selected=filters.week
+    )
     context = {
         "filters": filters,
         "page": page,
@@ -112,7 +114,10 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             for client in (page.object_list if filters.gap else [])
         ],
         "gap_label": expiry.GAPS.get(filters.gap, ""),
-        "buckets": expiry.bucket_counts(office, filters, now=now),
+        "buckets": [
+            (bucket, _link(request, bucket=bucket.code, week=None, gap=None))
+            for bucket in expiry.bucket_counts(office, filters, now=now)
+        ],
         "gaps": [
             (code, label, count, _link(request, gap=code, bucket=None, week=None))
             for (code, label), count in zip(
@@ -122,14 +127,11 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             )
         ],
         "office_credentials": office_credentials,
-        "chart": expiry.timeline_chart(weeks, selected=filters.week),
-        "week_links": {
-            week.start: _link(request, week=week.start.isoformat(), bucket=None, gap=None)
-            for week in weeks
-        },
-        "bucket_links": {
-            code: _link(request, bucket=code, week=None, gap=None) for code in expiry.BUCKET_LABELS
-        },
+        "chart": chart,
+        "chart_bars": [
+            (bar, _link(request, week=bar.week.start.isoformat(), bucket=None, gap=None))
+            for bar in chart.bars
+        ],
         "sort_links": {
             column: _link(request, sort=f"-{column}" if filters.sort == column else column)
             for column in SORTABLE
@@ -206,13 +208,13 @@ def export_csv(request: HtmxHttpRequest) -> HttpResponse:
         ]
     )
     for row in expiry.expiry_rows(expiry.expiring_credentials(office, filters, now=now), now=now):
-        client = row.credential.client
+        holder = row.credential.client
         writer.writerow(
             _csv_safe(value)
             for value in (
                 row.holder,
-                client.nip if client else office.nip,
-                client.get_legal_form_display() if client else "",
+                holder.nip if holder else office.nip,
+                holder.get_legal_form_display() if holder else "",
                 row.credential.get_kind_display(),
                 row.label,
                 row.credential.owner_name,

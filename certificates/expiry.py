@@ -51,7 +51,6 @@ WARSAW = ZoneInfo("Europe/Warsaw")
 # The last moment a KSeF token works: tokens are refused from 1 January 2027.
 TOKEN_CUTOFF = datetime.datetime(2026, 12, 31, 23, 59, 59, tzinfo=WARSAW)
 TIMELINE_WEEKS = 26  # six months ahead
-GAP_ROW_LIMIT = 2000  # the page shows at most this many clients of one gap (CSV: all)
 
 
 BUCKETS: list[tuple[str, Any, int | None]] = [

@@ -792,6 +792,7 @@ def revoke_begin(*, actor: User | None, grant: PermissionGrant) -> None:
         obj=grant,
         details={"grantee": grant.grantee_identifier, "client_nip": grant.client.nip},
     )
+    grant.refresh_from_db()
 
 
 def revoke_failed(grant: PermissionGrant, code: str, message: str) -> None:

@@ -393,6 +393,20 @@ class CertificateEnrollmentData:
             organization_identifier=_str(data.get("organizationIdentifier")),
         )
 
+    def to_json(self) -> dict[str, str]:
+        """The response's fields again (empty ones left out), as ``build_csr`` takes them."""
+        fields = {
+            "commonName": self.common_name,
+            "countryName": self.country_name,
+            "givenName": self.given_name,
+            "surname": self.surname,
+            "serialNumber": self.serial_number,
+            "uniqueIdentifier": self.unique_identifier,
+            "organizationName": self.organization_name,
+            "organizationIdentifier": self.organization_identifier,
+        }
+        return {name: value for name, value in fields.items() if value}
+
 
 @dataclass(frozen=True, slots=True)
 class CertificateEnrollment:

@@ -254,8 +254,9 @@ def build_package(
     archive = _archive(files, compression, moment)
     extension = "tar.gz" if compression == "TarGz" else "zip"
     parts = []
-    for index, start in enumerate(range(0, max(len(archive), 1), PART_SIZE), start=1):
-        plain = archive[start : start + PART_SIZE]
+    part_size = min(PART_SIZE, current_state().config.export_part_bytes)
+    for index, start in enumerate(range(0, max(len(archive), 1), part_size), start=1):
+        plain = archive[start : start + part_size]
         encrypted = _encrypt(key, iv, plain)
         parts.append(
             ExportPart(

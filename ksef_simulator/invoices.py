@@ -370,13 +370,15 @@ def query_metadata() -> Response:
             "włączonym restrictToPermanentStorageHwmDate.",
         )
     rows = selection.rows if sort_order == "Asc" else selection.rows[::-1]
-    # The technical cap: at most METADATA_CAP rows per filter set; the page that reaches
-    # it says isTruncated=true and the client moves dateRange instead of pageOffset.
-    window = rows[:METADATA_CAP]
+    # The technical cap: at most METADATA_CAP rows per filter set (tests shrink it with
+    # config.metadata_row_cap); the page that reaches it says isTruncated=true and the
+    # client moves dateRange instead of pageOffset.
+    cap = min(METADATA_CAP, current_state().config.metadata_row_cap)
+    window = rows[:cap]
     first = page_offset * page_size
     page = window[first : first + page_size]
     end = first + len(page)
-    truncated = len(rows) > METADATA_CAP and end >= len(window)
+    truncated = len(rows) > cap and end >= len(window)
     payload: dict[str, Any] = {
         "hasMore": end < len(rows),
         "isTruncated": truncated,

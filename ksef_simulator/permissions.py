@@ -412,15 +412,20 @@ def query_persons() -> Response:
     state = current_state()
     ctx = access_context()
     filters = body()
-    kinds = (
-        ("indirect",)
-        if filters["queryType"] == "PermissionsGrantedInCurrentContext"
-        else ("person", "testdata")
-    )
+    if filters["queryType"] == "PermissionsGrantedInCurrentContext":
+        # "Granted in the current context by the authenticated client" (contract): its own
+        # direct grants to work here, and the indirect grants for the context's clients.
+        def listed(g: Grant) -> bool:
+            return g.kind == "indirect" or (g.kind == "person" and g.author.key == ctx.subject.key)
+    else:
+
+        def listed(g: Grant) -> bool:
+            return g.kind in ("person", "testdata")
+
     grants = [
         g
         for g in active_grants(state, state.now())
-        if g.kind in kinds and g.context.key == ctx.context.key and _matches(g, filters, state)
+        if listed(g) and g.context.key == ctx.context.key and _matches(g, filters, state)
     ]
     items = []
     for g in _sorted(grants):

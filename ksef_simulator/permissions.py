@@ -412,20 +412,25 @@ def query_persons() -> Response:
     state = current_state()
     ctx = access_context()
     filters = body()
+    here = ctx.context.key
     if filters["queryType"] == "PermissionsGrantedInCurrentContext":
         # "Granted in the current context by the authenticated client" (contract): its own
         # direct grants to work here, and the indirect grants for the context's clients.
         def listed(g: Grant) -> bool:
-            return g.kind == "indirect" or (g.kind == "person" and g.author.key == ctx.subject.key)
+            return g.context.key == here and (
+                g.kind == "indirect" or (g.kind == "person" and g.author.key == ctx.subject.key)
+            )
     else:
-
+        # "Persons and entities that may work in the current context" (contract): direct
+        # grants to persons, the entity grants this context gave (e.g. to its accounting
+        # office), and indirect grants an intermediary made with this context as target.
         def listed(g: Grant) -> bool:
-            return g.kind in ("person", "testdata")
+            if g.kind == "indirect":
+                return g.target is not None and g.target.value == ctx.context.value
+            return g.kind in ("person", "testdata", "entity") and g.context.key == here
 
     grants = [
-        g
-        for g in active_grants(state, state.now())
-        if listed(g) and g.context.key == ctx.context.key and _matches(g, filters, state)
+        g for g in active_grants(state, state.now()) if listed(g) and _matches(g, filters, state)
     ]
     items = []
     for g in _sorted(grants):

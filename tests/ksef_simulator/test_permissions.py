@@ -288,3 +288,27 @@ def test_entity_roles_and_attachment_consent_come_from_test_data(sim: httpx.Clie
 
     assert [r["role"] for r in roles["roles"]] == ["EnforcementAuthority"]
     assert consent["isAttachmentAllowed"] is True
+
+
+def test_the_client_context_lists_its_office_entity_grant_and_the_offices_indirect_grants(
+    sim: httpx.Client,
+) -> None:
+    client = owner_login(sim, CLIENT)
+    assert _entity_grant(sim, client.access)["code"] == 200
+    office = owner_login(sim, OFFICE)
+    assert _indirect_grant(sim, office.access, {"type": "Nip", "value": CLIENT})["code"] == 200
+
+    listed = sim.post(
+        "/permissions/query/persons/grants",
+        json={"queryType": "PermissionsInCurrentContext"},
+        headers=bearer(client.access),
+    ).json()["permissions"]
+
+    entity = sorted(
+        (p["permissionScope"], p["canDelegate"])
+        for p in listed
+        if p["authorizedIdentifier"] == {"type": "Nip", "value": OFFICE}
+    )
+    assert entity == [("InvoiceRead", True), ("InvoiceWrite", True)]
+    indirect = [p for p in listed if p["authorizedIdentifier"]["value"] == ACCOUNTANT_PESEL]
+    assert indirect and all(p["targetIdentifier"]["value"] == CLIENT for p in indirect)

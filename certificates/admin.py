@@ -6,7 +6,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.http import HttpRequest
 
-from certificates.models import Credential, CredentialCheck, UploadLink
+from certificates.models import (
+    Credential,
+    CredentialCheck,
+    ExpiryDigest,
+    ReminderSettings,
+    SentReminder,
+    UploadLink,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -40,3 +47,23 @@ class CredentialCheckAdmin(ReadOnlyAdmin):
 class UploadLinkAdmin(ReadOnlyAdmin):
     list_display = ("id", "client", "kind", "recipient_email", "expires_at", "used_at")
     exclude = ("token_hash",)
+
+
+@admin.register(ReminderSettings)
+class ReminderSettingsAdmin(ReadOnlyAdmin):
+    list_display = ("office", "thresholds", "sender_email", "weekly_digest", "updated_at")
+
+
+@admin.register(SentReminder)
+class SentReminderAdmin(ReadOnlyAdmin):
+    """The exactly-once ledger of reminders: read-only, or a reminder could be sent twice."""
+
+    list_display = ("id", "office", "client", "credential", "threshold", "status", "sent_at")
+    list_filter = ("status", "threshold")
+    search_fields = ("client__nip", "client__name")
+
+
+@admin.register(ExpiryDigest)
+class ExpiryDigestAdmin(ReadOnlyAdmin):
+    list_display = ("office", "week_start", "status", "item_count", "sent_at")
+    list_filter = ("status",)

@@ -6,6 +6,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.template import Context, Template
+from django.urls import reverse
 from django_celery_beat.models import PeriodicTask
 
 from certificates.expiry import reminders_for_client
@@ -181,3 +182,13 @@ def test_the_celery_tasks_run_the_services(office, accountant) -> None:
     assert result.get()["sent"] == 1
     assert len(mail.outbox) == 1
     assert SentReminder.objects.get().threshold == 60
+
+
+def test_the_client_page_shows_its_reminder_log(
+    login, accountant, client_company, reminded
+) -> None:
+    page = login(accountant).get(reverse("clients:detail", args=[client_company.pk]))
+    body = page.content.decode()
+    assert 'id="client-reminders"' in body
+    assert "7 dni przed" in body
+    assert "ksiegowosc@klient.example" in body

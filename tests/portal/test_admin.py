@@ -15,12 +15,15 @@ pytestmark = pytest.mark.django_db
 # Every model of our apps has an admin page, except the encrypted secrets, which no page
 # of the portal ever shows.
 NOT_IN_ADMIN = {"certificates_credentialsecret"}
-MODELS = ["auth_user"] + sorted(
-    f"{model._meta.app_label}_{model._meta.model_name}"
-    for app in ("portal", "clients", "certificates", "invoices")
-    for model in apps.get_app_config(app).get_models()
-    if f"{model._meta.app_label}_{model._meta.model_name}" not in NOT_IN_ADMIN
-)
+MODELS = [
+    "auth_user",
+    *sorted(
+        f"{model._meta.app_label}_{model._meta.model_name}"
+        for app in ("portal", "clients", "certificates", "invoices")
+        for model in apps.get_app_config(app).get_models()
+        if f"{model._meta.app_label}_{model._meta.model_name}" not in NOT_IN_ADMIN
+    ),
+]
 
 
 @pytest.fixture

@@ -78,6 +78,11 @@ def _set_env(ctx: Ctx, env: str) -> None:
     ctx.office.save()
 
 
+def _with_env(ctx: Ctx, env: str) -> Ctx:
+    _set_env(ctx, env)
+    return ctx
+
+
 def _production(ctx: Ctx) -> dict[str, Any]:
     _set_env(ctx, Office.KsefEnvironment.PRODUCTION)
     return ctx.files.pair()
@@ -321,7 +326,7 @@ CASES = [
     ),
     Case(
         "self_signed_in_demo_office",
-        lambda c: (_set_env(c, Office.KsefEnvironment.DEMO), c.files.pair())[1],
+        lambda c: _with_env(c, Office.KsefEnvironment.DEMO).files.pair(),
         "To certyfikat samopodpisany",
     ),
     Case("prerequisite_not_met", _locked, "Najpierw zakończ krok ZAW-FA"),

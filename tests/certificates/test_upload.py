@@ -68,7 +68,8 @@ def test_a_not_yet_valid_certificate_is_stored_with_a_warning(login, accountant,
     }
     response = login(accountant).post(upload_url(client_company.pk), data, follow=True)
     assert "zacznie obowiązywać dopiero" in response.content.decode()
-    assert Credential.objects.get().valid_from > datetime.now(UTC)
+    valid_from = Credential.objects.get().valid_from
+    assert valid_from is not None and valid_from > datetime.now(UTC)
 
 
 def test_a_personal_certificate_is_stored_with_the_recorded_consent(

@@ -67,7 +67,7 @@ def journey(office, accountant):
 def test_the_stage_is_derived_from_prerequisite_credential_grants_and_sync(manager, journey):
     for stage, client in journey.items():
         annotated = selectors.client_detail_get(manager, client.pk)
-        assert annotated.onboarding_stage == stage, client.name
+        assert annotated.onboarding_stage == stage, client.name  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("stage", list(OnboardingStage))

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from ksef_simulator.fa3gen import TEMPLATES, Fa3Generator, nip_checksum_ok, random_nip
+from ksef_simulator.fa3gen import (
+    TEMPLATES,
+    Fa3Generator,
+    GeneratedInvoice,
+    nip_checksum_ok,
+    random_nip,
+)
 from ksef_simulator.fa3xml import (
     FA3_NAMESPACE,
     InvoiceRejected,
@@ -27,10 +33,10 @@ def schema(ksef_shared: Path) -> etree.XMLSchema:
     return fa3_schema(ksef_shared)
 
 
-def _invoices(seed: int, count: int) -> list:
+def _invoices(seed: int, count: int) -> list[GeneratedInvoice]:
     generator = Fa3Generator(seed)
     seller = generator.party()
-    made = []
+    made: list[GeneratedInvoice] = []
     for index in range(count):
         template = TEMPLATES[index % len(TEMPLATES)]
         corrects = made[-5] if template == "kor" and len(made) >= 5 else None

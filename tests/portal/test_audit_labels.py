@@ -12,14 +12,14 @@ APPS = ("portal", "clients", "certificates", "invoices")
 
 
 def _recorded_actions() -> set[str]:
-    actions = set()
+    actions: set[str] = set()
     for app in APPS:
         for path in Path(REPO_ROOT, app).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
                 if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "audit_record":
                     for keyword in node.keywords:
                         if keyword.arg == "action" and isinstance(keyword.value, ast.Constant):
-                            actions.add(keyword.value.value)
+                            actions.add(str(keyword.value.value))
     return actions
 
 

@@ -40,6 +40,7 @@ from django.db.models import (
     When,
 )
 from django.utils import timezone
+from django.utils.dates import MONTHS_3
 from django.utils.translation import gettext_lazy as _
 
 from certificates.models import Credential, SentReminder
@@ -354,7 +355,8 @@ class Chart:
     gridlines: list[tuple[float, int]] = field(default_factory=list)
 
 
-MONTHS_SHORT = ["sty", "lut", "mar", "kwi", "maj", "cze", "lip", "sie", "wrz", "paź", "lis", "gru"]
+# Django's translated abbreviations: "sty", "lut", … in Polish, "jan", "feb", … in English.
+MONTHS_SHORT = [MONTHS_3[month] for month in range(1, 13)]
 
 
 def timeline_chart(weeks: list[TimelineWeek], *, selected: datetime.date | None) -> Chart:

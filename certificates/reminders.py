@@ -45,6 +45,8 @@ from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from certificates.expiry import (
     TOKEN_CUTOFF,
@@ -82,10 +84,10 @@ TRANSIENT_SMTP_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError,
 )
 
-SHORT_KIND: dict[str, str] = {
-    Credential.Kind.AUTHENTICATION: "certyfikat uwierzytelniający KSeF",
-    Credential.Kind.OFFLINE: "certyfikat offline KSeF",
-    Credential.Kind.TOKEN: "token KSeF",
+SHORT_KIND: dict[str, Any] = {
+    Credential.Kind.AUTHENTICATION: _("certyfikat uwierzytelniający KSeF"),
+    Credential.Kind.OFFLINE: _("certyfikat offline KSeF"),
+    Credential.Kind.TOKEN: _("token KSeF"),
 }
 
 Status = SentReminder.Status
@@ -106,25 +108,27 @@ def parse_thresholds(raw: str) -> list[int]:
     parts = [part.strip() for part in raw.replace(";", ",").replace(" ", ",").split(",")]
     parts = [part for part in parts if part]
     if not parts:
-        raise ValidationError("Podaj co najmniej jeden próg, np. 60, 30, 14, 7, 1, 0.")
+        raise ValidationError(_("Podaj co najmniej jeden próg, np. 60, 30, 14, 7, 1, 0."))
     values: list[int] = []
     for part in parts:
         if not part.isdigit():
             raise ValidationError(
-                "„%(part)s” nie jest liczbą dni. Wpisz liczby całkowite oddzielone przecinkami.",
+                _("„%(part)s” nie jest liczbą dni. Wpisz liczby całkowite oddzielone przecinkami."),
                 params={"part": part},
             )
         value = int(part)
         if value > MAX_THRESHOLD_DAYS:
             raise ValidationError(
-                "Próg %(value)d dni jest za duży: najwyżej %(max)d dni przed wygaśnięciem.",
+                _("Próg %(value)d dni jest za duży: najwyżej %(max)d dni przed wygaśnięciem."),
                 params={"value": value, "max": MAX_THRESHOLD_DAYS},
             )
         if value in values:
-            raise ValidationError("Próg %(value)d podano dwa razy.", params={"value": value})
+            raise ValidationError(_("Próg %(value)d podano dwa razy."), params={"value": value})
         values.append(value)
     if len(values) > MAX_THRESHOLDS:
-        raise ValidationError("Za dużo progów: najwyżej %(max)d.", params={"max": MAX_THRESHOLDS})
+        raise ValidationError(
+            _("Za dużo progów: najwyżej %(max)d."), params={"max": MAX_THRESHOLDS}
+        )
     return sorted(values, reverse=True)
 
 
@@ -425,7 +429,12 @@ def reminder_deliver(*, reminder: SentReminder, settings_row: ReminderSettings |
     )
     recipients = reminder_recipients(credential)
     if not recipients.to:
-        _release(reminder, status=Status.SKIPPED, last_error="Brak adresów e-mail klienta i biura.")
+        # Stored in Polish; the reminder log translates it on display.
+        _release(
+            reminder,
+            status=Status.SKIPPED,
+            last_error=gettext_noop("Brak adresów e-mail klienta i biura."),
+        )
         return str(Status.SKIPPED)
     message = render_email(
         "emails/reminders/expiry",

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from certificates import ksef_gateway
@@ -476,13 +476,14 @@ def _send_upload_link(link: UploadLink, url: str) -> None:
 
 
 def _send_mail(template: str, context: dict[str, Any], *, to: list[str]) -> None:
-    subject = render_to_string(f"{template}_subject.txt", context).strip()
-    message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=render_to_string(f"{template}.txt", context),
-        to=to,
-    )
-    message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
+    # E-mails go out in Polish even when the staff member who triggered them (e.g. created
+    # an upload link for a client) browses the portal in English.
+    with translation.override("pl"):
+        subject = render_to_string(f"{template}_subject.txt", context).strip()
+        body = render_to_string(f"{template}.txt", context)
+        html = render_to_string(f"{template}.html", context)
+    message = EmailMultiAlternatives(subject=" ".join(subject.split()), body=body, to=to)
+    message.attach_alternative(html, "text/html")
     message.send()
 
 

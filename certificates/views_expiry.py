@@ -177,7 +177,15 @@ def export_csv(request: HtmxHttpRequest) -> HttpResponse:
     if filters.gap:
         office_credentials = expiry.office_credential_kinds(office)
         writer.writerow(
-            ["Klient", "NIP", "Forma prawna", "Model dostępu", "Brak", "Uwagi", "Opiekunowie"]
+            [
+                _("Klient"),
+                _("NIP"),
+                _("Forma prawna"),
+                _("Model dostępu"),
+                _("Brak"),
+                _("Uwagi"),
+                _("Opiekunowie"),
+            ]
         )
         for client in expiry.clients_with_gap(office, filters, office_credentials):
             writer.writerow(
@@ -195,16 +203,16 @@ def export_csv(request: HtmxHttpRequest) -> HttpResponse:
         return response
     writer.writerow(
         [
-            "Klient",
-            "NIP",
-            "Forma prawna",
-            "Rodzaj",
-            "Numer seryjny / token",
-            "Właściciel",
-            "Ważny do",
-            "Dni do wygaśnięcia",
-            "Przedział",
-            "Opiekunowie",
+            _("Klient"),
+            _("NIP"),
+            _("Forma prawna"),
+            _("Rodzaj"),
+            _("Numer seryjny / token"),
+            _("Właściciel"),
+            _("Ważny do"),
+            _("Dni do wygaśnięcia"),
+            _("Przedział"),
+            _("Opiekunowie"),
         ]
     )
     for row in expiry.expiry_rows(expiry.expiring_credentials(office, filters, now=now), now=now):

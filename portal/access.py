@@ -15,6 +15,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
 from portal.models import Membership
 
@@ -31,13 +32,13 @@ def membership_of(request: HttpRequest) -> Membership:
     """The logged-in user's membership; a user outside any office may do nothing."""
     membership = getattr(request.user, "membership", None)
     if membership is None:
-        raise PermissionDenied("Konto nie jest przypisane do żadnego biura.")
+        raise PermissionDenied(_("Konto nie jest przypisane do żadnego biura."))
     return membership  # type: ignore[no-any-return]
 
 
 def require_role(membership: Membership, roles: Iterable[str]) -> None:
     if membership.role not in tuple(roles):
-        raise PermissionDenied("Twoja rola nie pozwala na tę czynność.")
+        raise PermissionDenied(_("Twoja rola nie pozwala na tę czynność."))
 
 
 def role_required(*roles: str) -> Callable[[View], View]:

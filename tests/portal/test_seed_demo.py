@@ -7,6 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
+from certificates.models import Credential
 from clients.models import Client, LegalForm, Prerequisite
 from portal.models import AuditEvent, Membership, Office
 from portal.validators import validate_nip
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def _seed() -> str:
     out = StringIO()
-    call_command("seed_demo", stdout=out)
+    call_command("seed_demo", "--no-simulator", stdout=out)
     return out.getvalue()
 
 
@@ -67,3 +68,10 @@ def test_the_demo_leaves_a_real_audit_trail():
 
     actions = set(AuditEvent.objects.values_list("action", flat=True))
     assert {"staff.created", "client.created", "prerequisite.filed", "demo.seeded"} <= actions
+
+
+def test_without_the_simulator_it_stores_no_credentials():
+    _seed()
+
+    assert not Credential.objects.exists()
+    assert not Client.objects.exclude(access_model="").exists()

@@ -1,4 +1,6 @@
-"""Demo data: an office with one person per role and ~20 clients at every ZAW-FA stage.
+"""Demo data: an office with one person per role and ~20 clients at every ZAW-FA stage,
+and — unless `--no-simulator` — their side in the KSeF simulator at settings.KSEF_BASE_URL
+(credentials, entity grants to the office, invoices; see portal/demo_simulator.py).
 
 Idempotent: everything is looked up by its natural key (office NIP, username, client NIP)
 and created only when missing, so running the command twice changes nothing the second
@@ -8,22 +10,24 @@ time. Writes go through the same services the UI uses, so the demo's audit log i
 from __future__ import annotations
 
 import datetime
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
 from clients import services as client_services
 from clients.models import Client, LegalForm, Prerequisite
 from ksef.identifiers import nip_check_digit
+from portal import demo_simulator
 from portal import services as portal_services
 from portal.audit import audit_record
 from portal.models import Membership, Office
 
-DEMO_URL = "http://127.0.0.1:8000"
 DEMO_PASSWORD = "Demo-KSeF-2026!"
 OFFICE_NAME = "Biuro Rachunkowe Demo"
 
@@ -121,7 +125,17 @@ TAX_OFFICES = ("Pierwszy Urząd Skarbowy Warszawa-Śródmieście", "Urząd Skarb
 
 
 class Command(BaseCommand):
-    help = "Create the demo office, its staff (one per role) and about 20 clients; idempotent."
+    help = (
+        "Create the demo office, its staff (one per role) and about 20 clients, and their "
+        "side in the KSeF simulator; idempotent."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--no-simulator",
+            action="store_true",
+            help="only the portal's data: no credentials, grants or invoices in the simulator",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
@@ -145,7 +159,37 @@ class Command(BaseCommand):
                     obj=office,
                     details={"clients_created": created_count},
                 )
-        self._print_summary(office, created_count)
+        report = None
+        if not options["no_simulator"]:
+            report = self._simulator(office, admin)
+        self._print_summary(office, created_count, report)
+
+    def _simulator(self, office: Office, admin: Membership) -> demo_simulator.Report:
+        # One INFO line per HTTP request would bury the summary the demo user needs.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
+        try:
+            return demo_simulator.seed_simulator(
+                office=office, admin=admin.user, persons=self._persons(office)
+            )
+        except demo_simulator.SimulatorUnavailable as exc:
+            raise CommandError(
+                f"Symulator KSeF nie odpowiada ({exc}). Uruchom go: .venv/bin/python -m "
+                "ksef_simulator --port 8765 --profile fast — albo dodaj --no-simulator."
+            ) from None
+
+    def _persons(self, office: Office) -> dict[str, str]:
+        """Whom the simulator should know: JDG owners, ZAW-FA persons, the office's admin."""
+        persons = {office.nip: next(s.pesel for s in STAFF if s.role == Role.ADMIN)}
+        for seed, spec in enumerate(CLIENTS, start=1):
+            nip = demo_nip(seed)
+            if spec.legal_form == LegalForm.SOLE_PROPRIETORSHIP:
+                persons[nip] = demo_pesel(1960 + seed, 1 + seed % 12, 1 + seed, 1000 + seed)
+        confirmed = Prerequisite.objects.filter(
+            client__office=office, state=State.CONFIRMED
+        ).exclude(person_identifier="")
+        for prerequisite in confirmed.select_related("client"):
+            persons[prerequisite.client.nip] = prerequisite.person_identifier
+        return persons
 
     def _member(self, office: Office, spec: StaffSpec) -> Membership:
         user = get_user_model().objects.filter(username=spec.username).first()
@@ -222,16 +266,26 @@ class Command(BaseCommand):
                 )
         return True
 
-    def _print_summary(self, office: Office, created_count: int) -> None:
+    def _print_summary(
+        self, office: Office, created_count: int, report: demo_simulator.Report | None
+    ) -> None:
         write = self.stdout.write
         write(
             self.style.SUCCESS(
                 f"{office.name}: {created_count} new clients, {office.clients.count()} in total."
             )
         )
+        if report is not None:
+            write(
+                f"KSeF simulator ({settings.KSEF_BASE_URL}): {report.certificates} new "
+                f"certificates, {report.tokens} new KSeF tokens, {report.entity_grants} new "
+                f"entity grants to the office, {report.invoices} new invoices; "
+                f"{report.office_model} clients on the office model."
+            )
         write("")
-        write(f"Open {DEMO_URL} and log in as:")
+        demo_url = settings.PORTAL_BASE_URL.rstrip("/")  # scripts/demo.sh sets PORTAL_PORT's
+        write(f"Open {demo_url} and log in as:")
         for spec in STAFF:
             person = f"{Membership.Role(spec.role).label}: {spec.first_name} {spec.last_name}"
             write(f"  {spec.username:<10} / {DEMO_PASSWORD}   ({person})")
-        write(f"Django admin: {DEMO_URL}/admin/ (login: admin)")
+        write(f"Django admin: {demo_url}/admin/ (login: admin)")

@@ -19,7 +19,13 @@ import httpx
 import pytest
 import respx
 
-from tests.contract import ContractViolation, operation, validate_request, validate_response
+from tests.contract import (
+    ContractViolation,
+    operation,
+    validate_request,
+    validate_response,
+    validate_schema,
+)
 
 BASE = "https://ksef.invalid/v2"
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -119,6 +125,7 @@ def check_request(method: str, path: str, request: httpx.Request) -> None:
     unknown = set(request.url.params.keys()) - declared
     if unknown:
         raise ContractViolation(f"{method} {path}: undeclared query parameters {unknown}")
+    check_query_values(method, op, request.url.params)
     if "requestBody" not in op:
         if request.content:
             raise ContractViolation(f"{method} {path} takes no body")
@@ -128,6 +135,26 @@ def check_request(method: str, path: str, request: httpx.Request) -> None:
         validate_request(method, path, json.loads(request.content), content_type)
     else:
         validate_request(method, path, request.content.decode(), content_type)
+
+
+def check_query_values(method: str, op: dict[str, Any], params: httpx.QueryParams) -> None:
+    """Each query value against its parameter's schema (enum, minLength, min/max...)."""
+    for parameter in op.get("parameters", []):
+        name = parameter["name"]
+        if parameter["in"] != "query" or name not in params:
+            continue
+        schema, values = parameter["schema"], params.get_list(name)
+        if schema.get("type") == "array":
+            value: Any = values
+        elif len(values) > 1:
+            raise ContractViolation(f"{method} {name} is not a list but was sent {values}")
+        elif schema.get("type") == "integer":
+            value = int(values[0])
+        elif schema.get("type") == "boolean":
+            value = {"true": True, "false": False}.get(values[0], values[0])
+        else:
+            value = values[0]
+        validate_schema(value, schema, f"query parameter {name}")
 
 
 @pytest.fixture
@@ -176,3 +203,19 @@ def test_the_harness_refuses_undeclared_query_parameters(ksef_mock: ContractMock
     )
     with httpx.Client() as http, pytest.raises(ContractViolation, match="undeclared"):
         http.get(BASE + "/certificates/limits", params={"page": 2})
+
+
+def test_the_harness_refuses_query_values_the_contract_does_not_allow(
+    ksef_mock: ContractMock,
+) -> None:
+    ksef_mock.on("GET", "/tokens", Reply(200, {"tokens": []}))
+    refused = {
+        "pageSize": {"pageSize": 5},  # 10..100
+        "status": {"status": ["Active", "Expired"]},  # not an AuthenticationTokenStatus
+        "description": {"description": "ab"},  # at least 3 characters
+    }
+    with httpx.Client() as http:
+        http.get(BASE + "/tokens", params={"status": ["Active", "Pending"], "pageSize": 10})
+        for name, params in refused.items():
+            with pytest.raises(ContractViolation, match=name):
+                http.get(BASE + "/tokens", params=params)

@@ -13,7 +13,8 @@ transport, so a module stays readable and every operation shares one retry polic
 * :mod:`ksef._certificate_ops` — KSeF certificate limits, enrollment, query, revocation;
 * :mod:`ksef._permission_ops` — grants, revocations and permission queries;
 * :mod:`ksef._invoice_ops` — metadata queries, invoice download, exports;
-* :mod:`ksef._session_ops` — online sessions, UPO, limits.
+* :mod:`ksef._session_ops` — online sessions, UPO, limits;
+* :mod:`ksef._token_ops` — KSeF tokens: generate, list, read, revoke.
 
 Import from here (``from ksef.client import KsefClient``); the underscored modules are not
 part of the public API.
@@ -27,6 +28,7 @@ from ksef._http import AccessToken, parse_retry_after, redact_headers
 from ksef._invoice_ops import InvoiceOperations
 from ksef._permission_ops import PermissionOperations
 from ksef._session_ops import FA3_FORM_CODE, SessionOperations
+from ksef._token_ops import TokenOperations
 
 __all__ = ["FA3_FORM_CODE", "AccessToken", "KsefClient", "parse_retry_after", "redact_headers"]
 
@@ -37,6 +39,7 @@ class KsefClient(
     PermissionOperations,
     InvoiceOperations,
     SessionOperations,
+    TokenOperations,
 ):
     """Synchronous KSeF API 2.0 client.
 

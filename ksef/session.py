@@ -38,7 +38,7 @@ from ksef.errors import (
     OperationTimeout,
     UnauthorizedError,
 )
-from ksef.models import AuthenticationInit, AuthenticationTokens, TokenInfo
+from ksef.models import AuthenticationInit, AuthenticationTokens, SecretStr, TokenInfo
 from ksef.xades import (
     AllowedIps,
     ContextType,
@@ -74,7 +74,7 @@ def obtain_tokens(
     context_value: str,
     certificate: x509.Certificate | None = None,
     private_key: PrivateKey | None = None,
-    ksef_token: str | None = None,
+    ksef_token: str | SecretStr | None = None,
     subject_identifier_type: SubjectIdentifierType = "certificateSubject",
     allowed_ips: AllowedIps | None = None,
     verify_certificate_chain: bool | None = None,
@@ -85,9 +85,10 @@ def obtain_tokens(
 ) -> AuthenticationTokens:
     """One complete authentication; returns the redeemed access and refresh tokens.
 
-    Pass either ``certificate`` + ``private_key`` (XAdES) or ``ksef_token``. Raises
-    :class:`~ksef.errors.AuthenticationFailed` when the status ends in an error code (415 no
-    permissions in the context, 450 bad token, 460 certificate error...).
+    Pass either ``certificate`` + ``private_key`` (XAdES) or ``ksef_token`` (a string, or
+    the :class:`~ksef.models.SecretStr` of ``generate_ksef_token``, revealed only to encrypt
+    it). Raises :class:`~ksef.errors.AuthenticationFailed` when the status ends in an error
+    code (415 no permissions in the context, 450 bad token, 460 certificate error...).
     """
     if (ksef_token is None) == (certificate is None or private_key is None):
         raise ValueError("pass either certificate and private_key, or ksef_token")
@@ -115,7 +116,7 @@ def _start_token_auth(
     timestamp_ms: int,
     context_type: str,
     context_value: str,
-    ksef_token: str,
+    ksef_token: str | SecretStr,
     allowed_ips: AllowedIps | None,
     moment: datetime,
 ) -> AuthenticationInit:
@@ -123,8 +124,9 @@ def _start_token_auth(
         key = select_public_key_certificate(
             client.get_public_key_certificates(), KSEF_TOKEN_ENCRYPTION, moment
         )
+        secret = ksef_token.reveal() if isinstance(ksef_token, SecretStr) else ksef_token
         # Integer milliseconds of the challenge, not the ISO timestamp (Gotcha 2).
-        encrypted = encrypt_ksef_token(ksef_token, timestamp_ms, key.certificate_der)
+        encrypted = encrypt_ksef_token(secret, timestamp_ms, key.certificate_der)
         try:
             return client.authenticate_ksef_token(
                 challenge=challenge,
@@ -177,7 +179,7 @@ def authenticate(
     context_value: str,
     certificate: x509.Certificate | None = None,
     private_key: PrivateKey | None = None,
-    ksef_token: str | None = None,
+    ksef_token: str | SecretStr | None = None,
     subject_identifier_type: SubjectIdentifierType = "certificateSubject",
     allowed_ips: AllowedIps | None = None,
     verify_certificate_chain: bool | None = None,

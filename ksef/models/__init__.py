@@ -8,11 +8,12 @@ decodes JSON numbers that way), date-times as timezone-aware UTC :class:`datetim
 Request objects (``InvoiceQueryFilters``, ``PersonSubjectDetails``...) build the exact JSON
 the contract's request schemas describe via ``to_json``.
 
-Objects that hold a secret (tokens, AES keys, pre-signed URLs) keep it out of ``repr``.
+Objects that hold a secret (tokens, AES keys, pre-signed URLs) keep it out of ``repr``; a
+KSeF token, a credential on its own, is a :class:`SecretStr` that prints ``<redacted>``.
 
 The types live in one private module per API area (``_auth``, ``_certificates``,
-``_permissions``, ``_invoices``, ``_sessions``; shared helpers in ``_common``); import them
-from here.
+``_permissions``, ``_invoices``, ``_sessions``, ``_tokens``; shared helpers in
+``_common``); import them from here.
 """
 
 from ksef.models._auth import (
@@ -38,6 +39,7 @@ from ksef.models._common import (
     DownloadedDocument,
     EncryptionMaterial,
     Identifier,
+    SecretStr,
     StatusInfo,
     TokenInfo,
     parse_datetime,
@@ -72,6 +74,13 @@ from ksef.models._sessions import (
     SubjectLimits,
     UpoPage,
 )
+from ksef.models._tokens import (
+    GeneratedKsefToken,
+    KsefTokenMetadata,
+    KsefTokenPage,
+    KsefTokenPermission,
+    KsefTokenStatus,
+)
 
 __all__ = [
     "AuthenticationChallenge",
@@ -94,6 +103,7 @@ __all__ = [
     "EntityPermissionGrant",
     "ExportStatus",
     "ExportedPackage",
+    "GeneratedKsefToken",
     "Identifier",
     "InvoiceExport",
     "InvoiceMetadata",
@@ -101,6 +111,10 @@ __all__ = [
     "InvoicePackage",
     "InvoicePackagePart",
     "InvoiceQueryFilters",
+    "KsefTokenMetadata",
+    "KsefTokenPage",
+    "KsefTokenPermission",
+    "KsefTokenStatus",
     "Limit",
     "OnlineSession",
     "PermissionGrant",
@@ -108,6 +122,7 @@ __all__ = [
     "PersonSubjectDetails",
     "RateLimitValues",
     "RetrievedCertificate",
+    "SecretStr",
     "SentInvoice",
     "SessionInvoiceStatus",
     "SessionLimits",

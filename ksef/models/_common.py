@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -136,6 +137,36 @@ class TokenInfo:
 
     def __repr__(self) -> str:
         return f"TokenInfo(token=<redacted>, valid_until={self.valid_until.isoformat()})"
+
+
+class SecretStr:
+    """A string that is a credential by itself (a KSeF token). ``repr``, ``str`` and
+    f-strings print ``<redacted>``, so it cannot leak into logs, tracebacks or templates by
+    accident; :meth:`reveal` hands out the value where it is really needed (encrypting it
+    for ``/auth/ksef-token``, storing it encrypted)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "SecretStr('<redacted>')"
+
+    def __str__(self) -> str:
+        return "<redacted>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SecretStr):
+            return NotImplemented
+        # Constant time: comparing a presented token must not reveal its prefix by timing.
+        return hmac.compare_digest(self._value.encode(), other._value.encode())
+
+    def __hash__(self) -> int:
+        return hash(self._value)
 
 
 @dataclass(frozen=True, slots=True)

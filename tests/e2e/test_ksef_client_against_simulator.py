@@ -37,7 +37,10 @@ from ksef.models import (
     DateType,
     Identifier,
     InvoiceQueryFilters,
+    KsefTokenPermission,
+    KsefTokenStatus,
     PersonSubjectDetails,
+    SecretStr,
     SubjectType,
 )
 from ksef.session import KsefSession, authenticate
@@ -90,6 +93,19 @@ def log_in(
         context_value=login.context_nip,
         certificate=login.certificate,
         private_key=login.key,
+        now=state.now,
+        sleep=sleep,
+    )
+
+
+def token_log_in(
+    ksef_client: KsefClient, state: State, sleep: SimulatedSleep, nip: str, token: SecretStr
+) -> KsefSession:
+    return authenticate(
+        ksef_client,
+        context_type="Nip",
+        context_value=nip,
+        ksef_token=token,
         now=state.now,
         sleep=sleep,
     )
@@ -178,26 +194,17 @@ class TestAuthentication:
         assert session.call(ksef_client.get_context_limits).online_session.max_invoices > 0
 
     def test_a_ksef_token_made_by_the_owner_logs_in_with_its_permissions_only(
-        self, ksef_client, ksef_http, sim_state, sim_sleep
+        self, ksef_client, sim_state, sim_sleep
     ):
         nip = make_nip(103)
         owner = log_in(ksef_client, sim_state, sim_sleep, seal(nip))
-        # KsefClient has no method for POST /tokens, so the token is made over plain HTTP.
-        created = ksef_http.post(
-            "/tokens",
-            json={"permissions": ["InvoiceRead"], "description": "Token e2e"},
-            headers={"Authorization": f"Bearer {owner.access_token()}"},
+        created = owner.call(
+            ksef_client.generate_ksef_token,
+            permissions=[KsefTokenPermission.INVOICE_READ],
+            description="Token e2e",
         )
-        assert created.status_code == 202, created.text
 
-        session = authenticate(
-            ksef_client,
-            context_type="Nip",
-            context_value=nip,
-            ksef_token=created.json()["token"],
-            now=sim_state.now,
-            sleep=sim_sleep,
-        )
+        session = token_log_in(ksef_client, sim_state, sim_sleep, nip, created.token)
 
         page = session.call(ksef_client.query_invoice_metadata, stored_today(sim_state))
         assert page.invoices == ()
@@ -249,6 +256,72 @@ class TestAuthentication:
         assert len(sim_state.auth_operations) == logins + 1
         assert session.refresh_valid_until is not None
         assert session.refresh_valid_until > sim_state.now() + timedelta(days=6)
+
+
+class TestKsefTokens:
+    @pytest.fixture
+    def simulator_config(self) -> SimulatorConfig:
+        # A new token stays Pending for a minute of simulated time before it is Active.
+        return fast(token_activation_seconds=60)
+
+    def test_a_token_becomes_active_logs_in_and_after_revocation_is_refused_with_450(
+        self, ksef_client, sim_state, sim_sleep
+    ):
+        nip = make_nip(801)
+        owner = log_in(ksef_client, sim_state, sim_sleep, seal(nip))
+
+        created = owner.call(
+            ksef_client.generate_ksef_token,
+            permissions=[KsefTokenPermission.INVOICE_READ, KsefTokenPermission.INVOICE_WRITE],
+            description="Biuro: synchronizacja faktur",
+        )
+        pending = owner.call(ksef_client.get_ksef_token, created.reference_number)
+        assert pending.status == KsefTokenStatus.PENDING
+        with pytest.raises(AuthenticationFailed) as too_early:
+            token_log_in(ksef_client, sim_state, sim_sleep, nip, created.token)
+        assert too_early.value.code == 450
+
+        sim_state.clock.advance(61)
+        active = owner.call(ksef_client.get_ksef_token, created.reference_number)
+        assert active.is_active
+        assert active.context_identifier == Identifier("Nip", nip)
+        assert set(active.requested_permissions) == {"InvoiceRead", "InvoiceWrite"}
+        by_token = token_log_in(ksef_client, sim_state, sim_sleep, nip, created.token)
+        page = by_token.call(ksef_client.query_invoice_metadata, stored_today(sim_state))
+        assert page.invoices == () and not page.has_more
+        last_used = owner.call(ksef_client.get_ksef_token, created.reference_number)
+        assert last_used.last_use_date is not None
+
+        owner.call(ksef_client.revoke_ksef_token, created.reference_number)
+
+        revoked = owner.call(ksef_client.get_ksef_token, created.reference_number)
+        assert revoked.status == KsefTokenStatus.REVOKED
+        with pytest.raises(AuthenticationFailed) as refused:
+            token_log_in(ksef_client, sim_state, sim_sleep, nip, created.token)
+        assert refused.value.code == 450
+
+    def test_the_owner_pages_through_its_tokens_and_filters_them_by_status(
+        self, ksef_client, sim_state, sim_sleep
+    ):
+        owner = log_in(ksef_client, sim_state, sim_sleep, seal(make_nip(802)))
+        references = []
+        for n in range(12):
+            created = owner.call(
+                ksef_client.generate_ksef_token,
+                permissions=["InvoiceRead"],
+                description=f"Token numer {n:02d}",
+            )
+            references.append(created.reference_number)
+            sim_state.clock.advance(1)
+        owner.call(ksef_client.revoke_ksef_token, references[0])
+
+        every = list(owner.call(ksef_client.iter_ksef_tokens, page_size=10))
+        revoked = list(owner.call(ksef_client.iter_ksef_tokens, statuses=[KsefTokenStatus.REVOKED]))
+        first_page = owner.call(ksef_client.list_ksef_tokens, page_size=10)
+
+        assert [t.reference_number for t in every] == references[::-1]  # newest first
+        assert [t.reference_number for t in revoked] == [references[0]]
+        assert len(first_page.tokens) == 10 and first_page.continuation_token is not None
 
 
 # -- 2. permissions ------------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from clients import grants
@@ -359,13 +359,13 @@ def _notify_missing(client: Client, missing: list[PermissionGrant]) -> None:
         "grants": claimed,
         "url": settings.PORTAL_BASE_URL.rstrip("/") + reverse("grants:client", args=[client.pk]),
     }
-    subject = render_to_string("emails/grants/missing_subject.txt", context).strip()
-    message = EmailMultiAlternatives(
-        subject=" ".join(subject.split()),
-        body=render_to_string("emails/grants/missing.txt", context),
-        to=recipients,
-    )
-    message.attach_alternative(render_to_string("emails/grants/missing.html", context), "text/html")
+    # In Polish, like every e-mail, even when someone browsing in English started the check.
+    with translation.override("pl"):
+        subject = render_to_string("emails/grants/missing_subject.txt", context).strip()
+        body = render_to_string("emails/grants/missing.txt", context)
+        html = render_to_string("emails/grants/missing.html", context)
+    message = EmailMultiAlternatives(subject=" ".join(subject.split()), body=body, to=recipients)
+    message.attach_alternative(html, "text/html")
     message.send()
 
 

@@ -14,6 +14,7 @@ from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
@@ -91,13 +92,13 @@ def staff_invitation_send(*, membership: Membership) -> None:
         "link": settings.PORTAL_BASE_URL.rstrip("/") + path,
         "timeout_days": settings.PASSWORD_RESET_TIMEOUT // 86400,
     }
-    send_mail(
-        subject=_("Zaproszenie do portalu KSeF biura %(office)s")
-        % {"office": membership.office.name},
-        message=render_to_string("portal/emails/staff_invitation.txt", context),
-        from_email=None,
-        recipient_list=[user.email],
-    )
+    # In Polish, like every e-mail, even when the inviting admin browses in English.
+    with translation.override("pl"):
+        subject = _("Zaproszenie do portalu KSeF biura %(office)s") % {
+            "office": membership.office.name
+        }
+        body = render_to_string("portal/emails/staff_invitation.txt", context)
+    send_mail(subject=subject, message=body, from_email=None, recipient_list=[user.email])
 
 
 def staff_invitation_resend(*, membership: Membership, actor: Membership) -> None:

@@ -249,3 +249,26 @@ def test_an_upload_link_email_is_polish_even_when_the_staff_member_uses_english(
     assert "prośba o przesłanie poświadczenia KSeF" in message.subject
     assert "Dzień dobry," in message.body and "Hello," not in message.body
     assert "Prosimy nie wysyłać klucza prywatnego" in html
+
+
+@pytest.mark.django_db
+def test_a_staff_invitation_is_polish_even_when_the_admin_uses_english(  # type: ignore[no-untyped-def]
+    login, admin_member, mailoutbox, django_capture_on_commit_callbacks
+):
+    browser = login(admin_member)
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    person = {
+        "username": "nowa.osoba",
+        "first_name": "Natalia",
+        "last_name": "Nowicka",
+        "email": "natalia@biuro.example",
+        "role": "accountant",
+        "pesel": "",
+        "nip": "",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = browser.post(reverse("staff:create"), person)
+
+    assert response.status_code == 302
+    assert mailoutbox[-1].subject.startswith("Zaproszenie do portalu KSeF biura")
+    assert "Dzień dobry Natalia," in mailoutbox[-1].body

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
 
 def client_ip(request: HttpRequest) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a proxy rewrites it,
-    # and trusting it would let an attacker pick a fresh "IP" for every guess.
+    """The client's address as seen by the first proxy we trust.
+
+    X-Forwarded-For is client-controlled except for the entries our own proxies append,
+    so only the TRUSTED_PROXY_COUNT-th entry from the right is believed; trusting more
+    would let an attacker pick a fresh "IP" for every guess.
+    """
+    hops = settings.TRUSTED_PROXY_COUNT
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [part for part in forwarded if part]
+    if hops > 0 and len(forwarded) >= hops:
+        return forwarded[-hops]
     return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 

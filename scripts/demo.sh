@@ -14,7 +14,7 @@ export DJANGO_SETTINGS_MODULE=portal.settings
 export KSEF_BASE_URL="${SIMULATOR_URL}/v2"
 export PORTAL_BASE_URL="http://127.0.0.1:${PORTAL_PORT}"
 
-mkdir -p var/celery/processed var/mail
+mkdir -p var/celery/processed var/celery/control var/mail
 
 pids=()
 cleanup() {

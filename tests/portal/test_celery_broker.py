@@ -29,12 +29,13 @@ def real_worker(tmp_path: Path) -> Iterator[str]:
     queue = f"test-{uuid.uuid4().hex}"
     overrides = {"task_always_eager": False, "task_default_queue": queue}
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-        for folder in ("in", "processed"):
+        for folder in ("in", "processed", "control"):
             (tmp_path / folder).mkdir()
         overrides["broker_transport_options"] = {
             "data_folder_in": str(tmp_path / "in"),
             "data_folder_out": str(tmp_path / "in"),
             "processed_folder": str(tmp_path / "processed"),
+            "control_folder": str(tmp_path / "control"),
         }
     saved = {key: app.conf[key] for key in overrides}
     app.conf.update(overrides)

@@ -27,7 +27,7 @@ from tests.certificates.expiry_factories import days_from_now, make_credential, 
 def real_worker(tmp_path: Path) -> Iterator[str]:
     """A worker thread consuming a queue of its own on the configured broker."""
     queue = f"test-{uuid.uuid4().hex}"
-    overrides = {"task_always_eager": False, "task_default_queue": queue}
+    overrides: dict[str, object] = {"task_always_eager": False}
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         for folder in ("in", "processed", "control"):
             (tmp_path / folder).mkdir()
@@ -56,7 +56,13 @@ def test_a_worker_takes_the_daily_reminder_job_from_the_broker_and_sends_the_ema
     client = new_client(office, assigned=[accountant])
     make_credential(office, client, valid_to=days_from_now(6))
 
-    result = app.tasks["certificates.reminders_daily"].delay()
+    # A fresh connection and an explicit queue: the app caches its producer pool and queue
+    # table on first use, which would ignore the overrides of the fixture.
+    with app.connection_for_write() as connection:
+        result = app.tasks["certificates.reminders_daily"].apply_async(
+            queue=real_worker,
+            connection=connection,  # type: ignore[call-arg]  # stubs lag
+        )
 
     assert not isinstance(result, EagerResult), "the task ran inline instead of via the broker"
 

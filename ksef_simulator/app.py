@@ -142,7 +142,8 @@ def _apply_rate_limits() -> None:
     now = state.clock.timestamp()
     limiter: ratelimit.RateLimiter = current_app.extensions["ksef_simulator.limiter"]
     if group == "public":
-        ratelimit.check(limiter, ("public", client_ip), ratelimit.PUBLIC, now)
+        public = ratelimit.public_limits(state.config.profile)
+        ratelimit.check(limiter, ("public", client_ip), public, now)
         return
     access = peek_access_context()
     context_key = access.context.key if access else None

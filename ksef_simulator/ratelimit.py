@@ -95,6 +95,12 @@ def profile_values(profile: str) -> dict[str, dict[str, int]]:
     raise ValueError(f"unknown rate-limit profile {profile!r}")
 
 
+def public_limits(profile: str) -> dict[str, int]:
+    """The per-IP limit of unauthenticated endpoints, scaled like the other groups."""
+    factor = FAST_FACTOR if profile == "fast" else 1
+    return {name: value * factor for name, value in PUBLIC.items()}
+
+
 @dataclass(frozen=True)
 class Verdict:
     allowed: bool

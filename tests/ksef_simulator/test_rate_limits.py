@@ -152,3 +152,19 @@ def test_the_state_survives_a_snapshot(
     state = restored.extensions["ksef_simulator"]
     assert len(state.auth_operations) == len(sim_state.auth_operations)
     assert json.dumps(state.faults.as_json()) == json.dumps(sim_state.faults.as_json())
+
+
+def test_public_endpoints_refuse_the_61st_call_in_a_second_from_one_ip(
+    sim: httpx.Client, sim_state: State
+) -> None:
+    sim_state.clock.freeze()
+    statuses = [sim.post("/auth/challenge").status_code for _ in range(61)]
+
+    assert statuses == [200] * 60 + [429]
+    sim_state.clock.advance(1)
+    assert sim.post("/auth/challenge").status_code == 200
+
+
+def test_the_fast_profile_scales_the_public_limit_too() -> None:
+    assert ratelimit.public_limits("production") == {"perSecond": 60}
+    assert ratelimit.public_limits("fast") == {"perSecond": 60 * ratelimit.FAST_FACTOR}

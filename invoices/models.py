@@ -10,7 +10,9 @@ from clients.models import Client
 
 class InvoiceSyncState(models.Model):
     client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="sync_state")
-    last_success_at = models.DateTimeField(_("ostatnia udana synchronizacja"), null=True, blank=True)
+    last_success_at = models.DateTimeField(
+        _("ostatnia udana synchronizacja"), null=True, blank=True
+    )
     last_error = models.TextField(_("ostatni błąd"), blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
 

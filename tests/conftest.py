@@ -59,7 +59,11 @@ def accountant(office):  # type: ignore[no-untyped-def]
     from tests.factories import make_member, valid_pesel
 
     return make_member(
-        office, "accountant", "ksiegowa", first_name="Katarzyna", last_name="Księgowa",
+        office,
+        "accountant",
+        "ksiegowa",
+        first_name="Katarzyna",
+        last_name="Księgowa",
         pesel=valid_pesel(4242),
     )
 

@@ -45,7 +45,11 @@ def _rebase_refs(node: Any) -> Any:
     """Point local `#/components/...` references at the registered contract document."""
     if isinstance(node, dict):
         return {
-            key: (_CONTRACT_URI + value if key == "$ref" and value.startswith("#") else _rebase_refs(value))
+            key: (
+                _CONTRACT_URI + value
+                if key == "$ref" and value.startswith("#")
+                else _rebase_refs(value)
+            )
             for key, value in node.items()
         }
     if isinstance(node, list):
@@ -76,7 +80,9 @@ def validate_schema(body: Any, schema: dict[str, Any], what: str = "body") -> No
         raise ContractViolation(f"{what} violates the contract:\n" + "\n".join(lines))
 
 
-def validate_request(method: str, path: str, body: Any, content_type: str = "application/json") -> None:
+def validate_request(
+    method: str, path: str, body: Any, content_type: str = "application/json"
+) -> None:
     op = operation(method, path)
     schema = op["requestBody"]["content"][content_type]["schema"]
     validate_schema(body, schema, f"request {method} {path}")

@@ -209,7 +209,7 @@ def test_the_harness_refuses_query_values_the_contract_does_not_allow(
     ksef_mock: ContractMock,
 ) -> None:
     ksef_mock.on("GET", "/tokens", Reply(200, {"tokens": []}))
-    refused = {
+    refused: dict[str, dict[str, int | str | list[str]]] = {
         "pageSize": {"pageSize": 5},  # 10..100
         "status": {"status": ["Active", "Expired"]},  # not an AuthenticationTokenStatus
         "description": {"description": "ab"},  # at least 3 characters

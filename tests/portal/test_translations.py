@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
@@ -245,7 +246,8 @@ def test_an_upload_link_email_is_polish_even_when_the_staff_member_uses_english(
 
     assert response.status_code == 302
     message = mail.outbox[-1]
-    html = message.alternatives[0][0]
+    assert isinstance(message, EmailMultiAlternatives)
+    html = str(message.alternatives[0][0])
     assert "prośba o przesłanie poświadczenia KSeF" in message.subject
     assert "Dzień dobry," in message.body and "Hello," not in message.body
     assert "Prosimy nie wysyłać klucza prywatnego" in html

@@ -11,6 +11,7 @@ registered by the app renders them.
 
 from __future__ import annotations
 
+import abc
 import secrets
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -92,11 +93,13 @@ def trace_id() -> str:
     return secrets.token_hex(16)
 
 
-class KsefError(Exception):
+class KsefError(Exception, abc.ABC):
+    """An error answered in one of the contract's shapes; each subclass renders its own."""
+
     status = 500
 
-    def render(self) -> Response:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def render(self) -> Response: ...
 
 
 class BadRequest(KsefError):

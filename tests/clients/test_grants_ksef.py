@@ -24,6 +24,18 @@ def seal(office, client_company):  # type: ignore[no-untyped-def]
     return store_seal(office, client_company, client_company.nip)
 
 
+def _grant_to_accountant(run, manager, client, accountant):  # type: ignore[no-untyped-def]
+    """The manager asks KSeF for InvoiceWrite + InvoiceRead for the accountant (pattern B)."""
+    return run(
+        grants.grant_request,
+        actor=manager.user,
+        client=client,
+        staff=[accountant],
+        include_office=False,
+        permissions=BOTH,
+    )[0]
+
+
 def test_a_staff_member_and_the_office_get_invoice_rights_in_the_client_context(
     sim, run, seal, office, manager, accountant, client_company
 ):
@@ -143,14 +155,7 @@ def test_an_indirect_grant_the_simulator_refuses_ends_failed_with_the_reason(
 def test_revoking_a_grant_removes_the_staff_members_access(
     sim, run, seal, manager, accountant, client_company
 ):
-    grant = run(
-        grants.grant_request,
-        actor=manager.user,
-        client=client_company,
-        staff=[accountant],
-        include_office=False,
-        permissions=BOTH,
-    )[0]
+    grant = _grant_to_accountant(run, manager, client_company, accountant)
     grant.refresh_from_db()
     assert grant.state == State.GRANTED
 
@@ -205,14 +210,7 @@ def test_a_credential_without_rights_to_manage_permissions_ends_failed_in_polish
 
     grant_testdata(sim.http, client_company.nip, ("Pesel", person), ["InvoiceRead"])
 
-    grant = run(
-        grants.grant_request,
-        actor=manager.user,
-        client=client_company,
-        staff=[accountant],
-        include_office=False,
-        permissions=BOTH,
-    )[0]
+    grant = _grant_to_accountant(run, manager, client_company, accountant)
 
     grant.refresh_from_db()
     assert grant.state == State.FAILED
@@ -227,14 +225,7 @@ def test_a_5xx_on_the_grant_post_is_looked_up_before_resending_and_grants_once(
     sim.faults(error_rate=1.0, path_prefix="/permissions/persons/grants")
     sim.transport.heal_faults_after_first_hit = True
 
-    grant = run(
-        grants.grant_request,
-        actor=manager.user,
-        client=client_company,
-        staff=[accountant],
-        include_office=False,
-        permissions=BOTH,
-    )[0]
+    grant = _grant_to_accountant(run, manager, client_company, accountant)
 
     grant.refresh_from_db()
     assert grant.state == State.GRANTED, grant.failure_message
@@ -249,14 +240,7 @@ def test_a_grant_whose_answer_was_lost_is_found_and_never_sent_twice(
 ):
     sim.transport.lose_next_response_to = "/permissions/persons/grants"
 
-    grant = run(
-        grants.grant_request,
-        actor=manager.user,
-        client=client_company,
-        staff=[accountant],
-        include_office=False,
-        permissions=BOTH,
-    )[0]
+    grant = _grant_to_accountant(run, manager, client_company, accountant)
 
     grant.refresh_from_db()
     assert grant.state == State.GRANTED, grant.failure_message
@@ -271,14 +255,7 @@ def test_a_429_on_the_grant_post_is_retried_without_a_look_up(
     sim.faults(rate_limit_storm=1.0, storm_retry_after=1, path_prefix="/permissions/persons/grants")
     sim.transport.heal_faults_after_first_hit = True
 
-    grant = run(
-        grants.grant_request,
-        actor=manager.user,
-        client=client_company,
-        staff=[accountant],
-        include_office=False,
-        permissions=BOTH,
-    )[0]
+    grant = _grant_to_accountant(run, manager, client_company, accountant)
 
     grant.refresh_from_db()
     assert grant.state == State.GRANTED
@@ -293,14 +270,7 @@ def test_a_failing_operation_status_ends_in_a_clear_state_and_a_retry_does_not_d
 ):
     sim.faults(error_rate=1.0, error_status=503, path_prefix="/permissions/operations")
 
-    grant = run(
-        grants.grant_request,
-        actor=manager.user,
-        client=client_company,
-        staff=[accountant],
-        include_office=False,
-        permissions=BOTH,
-    )[0]
+    grant = _grant_to_accountant(run, manager, client_company, accountant)
 
     grant.refresh_from_db()
     assert grant.state == State.FAILED

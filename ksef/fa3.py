@@ -3,9 +3,9 @@
 :func:`parse` turns the bytes of an FA(3) invoice (namespace
 ``http://crd.gov.pl/wzor/2025/06/25/13775/``, digest §9) into an :class:`InvoiceSummary`:
 parties, number, dates, currency, kind, net/VAT per rate, totals, correction references,
-line items and payment terms. It walks the tree once, child by child, comparing Clark-notation
-tags — no XPath — so one core parses thousands of typical invoices per second
-(``benchmarks/fa3_parse.py``).
+line items, the order of an advance invoice and payment terms. It walks the tree once, child
+by child, comparing Clark-notation tags — no XPath — so one core parses thousands of typical
+invoices per second (``benchmarks/fa3_parse.py``).
 
 :func:`validate` checks a document against the official XSD in a local folder (the shared
 ``schemas/fa``). The XSD imports its base types by absolute ``http://crd.gov.pl/...`` URL
@@ -49,6 +49,7 @@ __all__ = [
     "IdentifierKind",
     "InvoiceSummary",
     "LineItem",
+    "Order",
     "Party",
     "PartyIdentifier",
     "Payment",
@@ -115,6 +116,26 @@ T_NR_RB, T_SWIFT, T_NAZWA_BANKU, T_OPIS_RACHUNKU = (
     _t("OpisRachunku"),
 )
 T_IPKSEF = _t("IPKSeF")
+# Zamowienie: the order or contract an advance invoice (ZAL, KOR_ZAL) is paid against.
+T_ZAMOWIENIE, T_WARTOSC_ZAM, T_ZAM_WIERSZ = (
+    _t("Zamowienie"),
+    _t("WartoscZamowienia"),
+    _t("ZamowienieWiersz"),
+)
+T_NR_WIERSZA_Z, T_UU_ID_Z, T_P_7Z, T_P_8AZ, T_P_8BZ = (
+    _t("NrWierszaZam"),
+    _t("UU_IDZ"),
+    _t("P_7Z"),
+    _t("P_8AZ"),
+    _t("P_8BZ"),
+)
+T_P_9AZ, T_P_11_NETTO_Z, T_P_11_VAT_Z, T_P_12Z, T_STAN_PRZED_Z = (
+    _t("P_9AZ"),
+    _t("P_11NettoZ"),
+    _t("P_11VatZ"),
+    _t("P_12Z"),
+    _t("StanPrzedZ"),
+)
 
 # P_13_x / P_14_x / P_14_xW suffixes in schema order (digest §9, "Net per rate").
 RATE_CODES: tuple[str, ...] = (
@@ -247,6 +268,18 @@ class LineItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Order:
+    """``Zamowienie`` of an advance invoice: ``value`` is ``WartoscZamowienia`` (the order's
+    gross value in the invoice currency); ``lines`` its ``ZamowienieWiersz`` rows as
+    :class:`LineItem` (``P_7Z`` name, ``P_8AZ``/``P_8BZ`` unit and quantity, ``P_9AZ`` unit
+    net price, ``P_11NettoZ``/``P_11VatZ`` net and VAT, ``P_12Z`` rate; the gross-only fields
+    and the discount stay ``None``, the schema has none for orders)."""
+
+    value: Decimal
+    lines: tuple[LineItem, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class BankAccount:
     number: str
     swift: str | None
@@ -291,6 +324,7 @@ class InvoiceSummary:
     corrected_invoices: tuple[CorrectedInvoice, ...]
     lines: tuple[LineItem, ...]
     payment: Payment | None
+    order: Order | None = None
 
     @property
     def net_total(self) -> Decimal:
@@ -453,6 +487,7 @@ _AuthorizedParty = _builder(AuthorizedParty)
 _RateTotal = _builder(RateTotal)
 _CorrectedInvoice = _builder(CorrectedInvoice)
 _LineItem = _builder(LineItem)
+_Order = _builder(Order)
 _BankAccount = _builder(BankAccount)
 _Payment = _builder(Payment)
 _InvoiceSummary = _builder(InvoiceSummary)
@@ -573,6 +608,39 @@ def _line(element: Any) -> LineItem:
     )
 
 
+def _order_line(element: Any) -> LineItem:
+    get = _children(element).get
+    return _LineItem(
+        number=_int(get(T_NR_WIERSZA_Z), T_NR_WIERSZA_Z) or 0,
+        name=_tok(get(T_P_7Z)),
+        unit=_tok(get(T_P_8AZ)),
+        quantity=_dec(get(T_P_8BZ), T_P_8BZ),
+        unit_net_price=_dec(get(T_P_9AZ), T_P_9AZ),
+        unit_gross_price=None,
+        discount=None,
+        net_value=_dec(get(T_P_11_NETTO_Z), T_P_11_NETTO_Z),
+        gross_value=None,
+        vat_value=_dec(get(T_P_11_VAT_Z), T_P_11_VAT_Z),
+        vat_rate=_str(get(T_P_12Z)),
+        uu_id=_str(get(T_UU_ID_Z)),
+        before_correction=_str(get(T_STAN_PRZED_Z)) == "1",
+    )
+
+
+def _order(element: Any) -> Order:
+    value: Decimal | None = None
+    lines: list[LineItem] = []
+    for child in element:
+        tag = child.tag
+        if tag == T_ZAM_WIERSZ:
+            lines.append(_order_line(child))
+        elif tag == T_WARTOSC_ZAM:
+            value = _dec(child.text, tag)
+    if value is None:
+        raise InvoiceParseError("Zamowienie has no WartoscZamowienia")
+    return _Order(value, tuple(lines))
+
+
 def _corrected(element: Any) -> CorrectedInvoice:
     get = _children(element).get
     issued = _date(get(T_DATA_WYST_KOR), T_DATA_WYST_KOR)
@@ -652,6 +720,7 @@ def _summary(
     lines: list[LineItem] = []
     corrected: list[CorrectedInvoice] = []
     payment: Payment | None = None
+    order: Order | None = None
     for child in fa:
         tag = child.tag
         if tag in _FA_FIELDS:
@@ -664,6 +733,8 @@ def _summary(
             payment = _payment(child)
         elif tag == T_OKRES_FA:
             values.update(_children(child))
+        elif tag == T_ZAMOWIENIE:
+            order = _order(child)
     get = values.get
     return _InvoiceSummary(
         seller=seller,
@@ -684,6 +755,7 @@ def _summary(
         corrected_invoices=tuple(corrected),
         lines=tuple(lines),
         payment=payment,
+        order=order,
     )
 
 

@@ -153,6 +153,47 @@ def test_an_advance_invoice_keeps_its_kind_and_the_third_party_buyer_share() -> 
     assert (co_buyer.role, co_buyer.share) == (4, Decimal("50"))
 
 
+def test_an_advance_invoice_carries_the_order_it_is_paid_against() -> None:
+    invoice = fa3.parse(sample("mf-fa3-example-10.xml"))
+
+    assert invoice.order is not None
+    assert invoice.order.value == Decimal("375150")
+    flat, extras = invoice.order.lines
+    assert (flat.number, flat.name, flat.unit, flat.quantity) == (
+        1,
+        "mieszkanie 50m^2",
+        "szt.",
+        Decimal("1"),
+    )
+    assert (flat.unit_net_price, flat.net_value, flat.vat_value, flat.vat_rate) == (
+        Decimal("300000"),
+        Decimal("300000"),
+        Decimal("69000"),
+        "23",
+    )
+    assert flat.uu_id == "aaaa111133339990"
+    assert (extras.number, extras.name) == (2, "usługi dodatkowe")
+    assert extras.net_value == Decimal("5000")
+    assert not flat.before_correction and flat.gross_value is None
+
+
+def test_an_invoice_that_is_not_an_advance_has_no_order() -> None:
+    assert fa3.parse(sample("mf-fa3-example-01.xml")).order is None
+
+
+def test_an_order_row_marked_before_correction_is_flagged() -> None:
+    xml = swap(
+        sample("mf-fa3-example-10.xml"),
+        "<P_12Z>23</P_12Z>\r\n\t\t\t</ZamowienieWiersz>",
+        "<P_12Z>23</P_12Z>\n<StanPrzedZ>1</StanPrzedZ></ZamowienieWiersz>",
+    )
+
+    invoice = fa3.parse(xml)
+
+    assert invoice.order is not None
+    assert [line.before_correction for line in invoice.order.lines] == [True, False]
+
+
 def test_a_factoring_invoice_shows_the_factor_and_its_bank_account_and_due_date() -> None:
     invoice = fa3.parse(sample("mf-fa3-example-04.xml"))
 

@@ -24,7 +24,8 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -43,6 +44,7 @@ logger = logging.getLogger(__name__)
 State = PermissionGrant.State
 Verification = PermissionGrant.Verification
 CHECK_STALE_AFTER = timedelta(minutes=15)
+DEPARTURE_STALE_AFTER = StaffDepartureJob.STALE_AFTER
 
 
 # --- requesting checks ---------------------------------------------------------------------
@@ -436,11 +438,31 @@ def _revoke_at_client(client: Client, client_grants: list[PermissionGrant]) -> d
     return entry
 
 
+def _departure_claimable(now: Any) -> Q:
+    return Q(state=StaffDepartureJob.State.QUEUED) | Q(
+        state=StaffDepartureJob.State.RUNNING, heartbeat_at__lt=now - DEPARTURE_STALE_AFTER
+    )
+
+
+def _claim_departure(job_id: int) -> bool:
+    """Take the job: a queued one, or a running one whose worker's heartbeat went stale."""
+    now = timezone.now()
+    return bool(
+        StaffDepartureJob.objects.filter(_departure_claimable(now), pk=job_id).update(
+            state=StaffDepartureJob.State.RUNNING,
+            started_at=Coalesce(F("started_at"), Value(now)),
+            heartbeat_at=now,
+        )
+    )
+
+
 def staff_departure_perform(*, job_id: int) -> StaffDepartureJob | None:
-    claimed = StaffDepartureJob.objects.filter(
-        pk=job_id, state=StaffDepartureJob.State.QUEUED
-    ).update(state=StaffDepartureJob.State.RUNNING, started_at=timezone.now())
-    if not claimed:
+    """Revoke the person's live grants client by client; resumable after a crash.
+
+    Taking over a job another worker left mid-way keeps that worker's per-client results;
+    the grants it revoked are no longer live, a grant it left mid-revocation ("revoking")
+    is followed to its end without a second request, and the rest are revoked now."""
+    if not _claim_departure(job_id):
         return None
     job = StaffDepartureJob.objects.select_related("membership__user", "office").get(pk=job_id)
     by_client: dict[int, list[PermissionGrant]] = {}
@@ -448,11 +470,22 @@ def staff_departure_perform(*, job_id: int) -> StaffDepartureJob | None:
     for grant in grants_naming(job.membership).select_related("client__office"):
         by_client.setdefault(grant.client_id, []).append(grant)
         clients[grant.client_id] = grant.client
-    results: list[dict[str, Any]] = []
+    # A resumed job: entries of the clients handled before the crash stay; a client met
+    # again (its grants still live) gets its entry replaced in place.
+    results: list[dict[str, Any]] = list(job.results or [])
+    position = {entry["client_id"]: i for i, entry in enumerate(results)}
     for client_id, client_grants in by_client.items():
-        results.append(_revoke_at_client(clients[client_id], client_grants))
-        # Saved after each client: the progress page shows results as they come.
-        StaffDepartureJob.objects.filter(pk=job.pk).update(results=results)
+        entry = _revoke_at_client(clients[client_id], client_grants)
+        if client_id in position:
+            results[position[client_id]] = entry
+        else:
+            position[client_id] = len(results)
+            results.append(entry)
+        # Saved after each client: the progress page shows results as they come, and a
+        # worker taking over after a crash starts from here.
+        StaffDepartureJob.objects.filter(pk=job.pk).update(
+            results=results, heartbeat_at=timezone.now()
+        )
     with transaction.atomic():
         StaffDepartureJob.objects.filter(pk=job.pk).update(
             state=StaffDepartureJob.State.DONE, finished_at=timezone.now(), results=results
@@ -469,3 +502,21 @@ def staff_departure_perform(*, job_id: int) -> StaffDepartureJob | None:
         )
     job.refresh_from_db()
     return job
+
+
+def staff_departures_resume() -> int:
+    """Re-queue the departure jobs whose worker died or whose task message was lost.
+
+    A running job with a stale heartbeat, or a job queued longer than the stale period,
+    gets its task again (beat, every few minutes). The claim inside the task decides, so a
+    job that a live worker still holds is never run twice."""
+    from clients.tasks import staff_departure_run
+
+    now = timezone.now()
+    stale = Q(state=StaffDepartureJob.State.RUNNING, heartbeat_at__lt=now - DEPARTURE_STALE_AFTER)
+    lost = Q(state=StaffDepartureJob.State.QUEUED, created_at__lt=now - DEPARTURE_STALE_AFTER)
+    job_ids = list(StaffDepartureJob.objects.filter(stale | lost).values_list("pk", flat=True))
+    for job_id in job_ids:
+        logger.warning("Resuming staff departure job %s (worker lost or message lost)", job_id)
+        staff_departure_run.delay(job_id)
+    return len(job_ids)

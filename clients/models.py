@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from portal.models import Membership, Office
@@ -238,7 +241,11 @@ class StaffDepartureJob(models.Model):
     """Revoking, at every client, the KSeF grants of a staff member who leaves.
 
     `results` holds one entry per client: {"client_id", "client_name", "outcome", "message"}
-    with outcome "revoked", "nothing", "failed" or "pending".
+    with outcome "revoked", "failed" or "pending".
+
+    A worker that dies mid-way leaves the job "running" with the clients done so far in
+    `results`; once its heartbeat is stale, the task's redelivery or the resume sweep takes
+    the job over and carries on with the grants still live (see grant_checks).
     """
 
     class State(models.TextChoices):
@@ -253,10 +260,17 @@ class StaffDepartureJob(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # One client's revocations take seconds (minutes while KSeF is busy); a running job
+    # silent for this long has lost its worker.
+    STALE_AFTER = timedelta(minutes=15)
+
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     results = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Touched after each client: a running job whose heartbeat is older than
+    # STALE_AFTER lost its worker and may be taken over (clients.grant_checks).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -270,3 +284,12 @@ class StaffDepartureJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state == self.State.DONE
+
+    @property
+    def is_stale(self) -> bool:
+        """Running, but its worker has been silent too long: it will be taken over."""
+        return (
+            self.state == self.State.RUNNING
+            and self.heartbeat_at is not None
+            and self.heartbeat_at < timezone.now() - self.STALE_AFTER
+        )

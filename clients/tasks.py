@@ -65,3 +65,9 @@ def grants_verify_all() -> int:
 def staff_departure_run(job_id: int) -> None:
     """Revoke a departing person's grants at every client, reporting per client."""
     grant_checks.staff_departure_perform(job_id=job_id)
+
+
+@shared_task(name="clients.staff_departures_resume", acks_late=True)
+def staff_departures_resume() -> int:
+    """Beat entry point (every 10 minutes): re-queue departure jobs a crash left behind."""
+    return grant_checks.staff_departures_resume()

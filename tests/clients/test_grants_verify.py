@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
 from django.core import mail
+from django.utils import timezone
 
 from clients import grant_checks, grants
 from clients.models import GrantsCheck, PermissionGrant, StaffDepartureJob
+from portal.models import AuditEvent
 from tests.clients.grants_support import (  # noqa: F401 - fixtures
     run_fixture,
     sim_fixture,
@@ -128,3 +133,127 @@ def test_a_departure_reports_a_client_where_revoking_failed(
     grant.refresh_from_db()
     assert grant.state == State.GRANTED
     assert "Nie udało się odebrać" in grant.failure_message
+
+
+class WorkerLost(Exception):
+    """Stands for a worker process killed mid-job (OOM, deploy, power cut)."""
+
+
+def _crash_on_second_client(monkeypatch):  # type: ignore[no-untyped-def]
+    real = grant_checks._revoke_at_client
+    calls: list[str] = []
+
+    def revoke_then_die(client, client_grants):  # type: ignore[no-untyped-def]
+        calls.append(client.name)
+        if len(calls) == 2:
+            raise WorkerLost
+        return real(client, client_grants)
+
+    monkeypatch.setattr(grant_checks, "_revoke_at_client", revoke_then_die)
+    return real
+
+
+def _age_heartbeat(job: StaffDepartureJob, minutes: int) -> None:
+    StaffDepartureJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - timedelta(minutes=minutes)
+    )
+
+
+def test_a_departure_cut_off_by_a_crash_is_taken_over_and_revokes_nothing_twice(
+    sim, run, office, manager, admin_member, accountant, client_company, monkeypatch
+):
+    second = make_client(office, assigned=[accountant], name="Zzz Drugi sp. z o.o.")
+    _granted(run, manager, client_company, [accountant])
+    _granted(run, manager, second, [accountant])
+    real = _crash_on_second_client(monkeypatch)
+
+    with pytest.raises(WorkerLost):
+        run(grant_checks.staff_departure_revoke, actor=admin_member.user, membership=accountant)
+
+    job = StaffDepartureJob.objects.get(membership=accountant)
+    assert job.state == StaffDepartureJob.State.RUNNING
+    assert [(r["client_name"], r["outcome"]) for r in job.results] == [
+        (client_company.name, "revoked")
+    ]
+    started_at = job.started_at
+    revocations = sim.transport.count("DELETE", "/permissions/common/grants/")
+    assert revocations == 2  # both rights at the first client
+    monkeypatch.setattr(grant_checks, "_revoke_at_client", real)
+
+    # The task is delivered again while the first worker might still be alive: hands off.
+    assert grant_checks.staff_departure_perform(job_id=job.pk) is None
+    assert run(grant_checks.staff_departures_resume) == 0
+
+    _age_heartbeat(job, minutes=16)
+    assert run(grant_checks.staff_departures_resume) == 1
+
+    job.refresh_from_db()
+    assert job.state == StaffDepartureJob.State.DONE
+    assert [(r["client_name"], r["outcome"]) for r in job.results] == [
+        (client_company.name, "revoked"),
+        (second.name, "revoked"),
+    ]
+    assert job.started_at == started_at
+    assert sim.transport.count("DELETE", "/permissions/common/grants/") == revocations + 2
+    assert sim.active_grants("person", accountant.pesel) == []
+    finished = AuditEvent.objects.filter(action="staff.grants_revoke_finished")
+    assert finished.count() == 1
+
+
+def test_a_grant_left_mid_revocation_is_followed_to_its_end_without_a_second_request(
+    sim, run, office, manager, admin_member, accountant, client_company, monkeypatch
+):
+    grant = _granted(run, manager, client_company, [accountant])
+    real_wait = grants.wait_for_operation
+
+    def die_after_sending(ctx, reference):  # type: ignore[no-untyped-def]
+        raise WorkerLost  # the DELETEs went out; the worker dies waiting for the outcome
+
+    monkeypatch.setattr(grants, "wait_for_operation", die_after_sending)
+    with pytest.raises(WorkerLost):
+        run(grant_checks.staff_departure_revoke, actor=admin_member.user, membership=accountant)
+    grant.refresh_from_db()
+    assert grant.state == State.REVOKING
+    sent = sim.transport.count("DELETE", "/permissions/common/grants/")
+    assert sent == 2
+
+    monkeypatch.setattr(grants, "wait_for_operation", real_wait)
+    job = StaffDepartureJob.objects.get(membership=accountant)
+    _age_heartbeat(job, minutes=16)
+    run(grant_checks.staff_departures_resume)
+
+    job.refresh_from_db()
+    grant.refresh_from_db()
+    assert job.state == StaffDepartureJob.State.DONE
+    assert [r["outcome"] for r in job.results] == ["revoked"]
+    assert grant.state == State.REVOKED
+    assert sim.transport.count("DELETE", "/permissions/common/grants/") == sent
+    assert sim.active_grants("person", accountant.pesel) == []
+
+
+def test_a_departure_whose_task_message_was_lost_is_queued_again(
+    sim, run, office, manager, admin_member, accountant, client_company, monkeypatch
+):
+    _granted(run, manager, client_company, [accountant])
+    from clients import tasks
+
+    monkeypatch.setattr(tasks.staff_departure_run, "delay", lambda job_id: None)  # lost
+    job = run(grant_checks.staff_departure_revoke, actor=admin_member.user, membership=accountant)
+    monkeypatch.undo()
+    assert run(grant_checks.staff_departures_resume) == 0  # queued moments ago: leave it
+    StaffDepartureJob.objects.filter(pk=job.pk).update(
+        created_at=timezone.now() - timedelta(minutes=16)
+    )
+
+    assert run(grant_checks.staff_departures_resume) == 1
+
+    job.refresh_from_db()
+    assert job.state == StaffDepartureJob.State.DONE
+    assert [r["outcome"] for r in job.results] == ["revoked"]
+
+
+def test_the_departure_resume_schedule_is_registered_once(db):  # type: ignore[no-untyped-def]
+    from django_celery_beat.models import PeriodicTask
+
+    (entry,) = PeriodicTask.objects.filter(task="clients.staff_departures_resume", enabled=True)
+    assert (entry.interval.every, entry.interval.period) == (10, "minutes")

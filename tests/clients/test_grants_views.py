@@ -3,8 +3,11 @@ HTMX fragments vs full pages, and polling that stops when the work is done."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from clients.models import GrantsCheck, PermissionGrant, StaffDepartureJob
 from tests.clients.grants_support import (  # noqa: F401 - fixtures
@@ -187,6 +190,27 @@ def test_the_departure_job_page_polls_until_done(login, admin_member, accountant
     finished = browser.get(url, **HTMX)
     assert finished.status_code == 286
     assert "Piekarnia" in finished.content.decode()
+
+
+def test_the_departure_job_page_says_when_a_crashed_job_waits_to_be_resumed(
+    login, admin_member, accountant, office
+):
+    job = StaffDepartureJob.objects.create(
+        office=office,
+        membership=accountant,
+        state=StaffDepartureJob.State.RUNNING,
+        heartbeat_at=timezone.now(),
+    )
+    browser = login(admin_member)
+    url = reverse("grants:departure_job", args=[job.pk])
+    assert "wznowione automatycznie" not in browser.get(url, **HTMX).content.decode()
+
+    job.heartbeat_at = timezone.now() - StaffDepartureJob.STALE_AFTER - timedelta(minutes=1)
+    job.save()
+
+    page = browser.get(url, **HTMX).content.decode()
+    assert "Zadanie zostało przerwane" in page
+    assert "wznowione automatycznie" in page
 
 
 def test_a_finished_check_stops_polling_and_reloads_the_panel(login, accountant, client_company):

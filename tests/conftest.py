@@ -22,6 +22,21 @@ def ksef_shared() -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _default_language():  # type: ignore[no-untyped-def]
+    """Every test starts in the portal's default language (Polish).
+
+    A request activates the language of its cookie for the thread and, like Django's
+    LocaleMiddleware, leaves it active afterwards; without this, a test that browsed in
+    English would make later tests on the same worker see English messages."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 # Personas used by every view test: an office with an admin, a manager, an accountant
 # assigned to `client`, an accountant not assigned to it, and a user of another office.
 

@@ -37,7 +37,7 @@ from certificates.validation import (
     validate_certificate_upload,
     validate_token,
 )
-from clients.models import AccessModel, Client, Prerequisite
+from clients.models import AccessModel, Client, LegalForm, Prerequisite
 from portal.audit import audit_record
 from portal.models import Office
 
@@ -97,6 +97,7 @@ def _slot(office: Office, client: Client | None, kind: str) -> Slot:
         kind=kind,
         client_nip=client.nip,
         authorised_person=prerequisite.person_identifier or None,
+        sole_proprietorship=client.legal_form == LegalForm.SOLE_PROPRIETORSHIP,
     )
 
 

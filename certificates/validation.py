@@ -135,7 +135,8 @@ class Slot:
     office: Office
     kind: str
     client_nip: str | None = None
-    authorised_person: str | None = None  # the ZAW-FA person's PESEL or NIP
+    authorised_person: str | None = None  # the ZAW-FA person's (or JDG owner's) PESEL or NIP
+    sole_proprietorship: bool = False  # the client is a JDG: authorised_person is its owner
 
 
 @dataclass(frozen=True, repr=False)
@@ -417,6 +418,10 @@ def _identity_label(info: kc.CertificateInfo) -> str:
 
 
 def _check_owner(info: kc.CertificateInfo, slot: Slot) -> None:
+    """The certificate must name the office (office slot), or the client's NIP, or the
+    person recorded in the ZAW-FA step: the authorised person of a company, or the owner of
+    a sole proprietorship, whose certificate carries a PESEL when it was generated after a
+    Profil Zaufany / e-Dowód login."""
     if info.owner_identifier_type is kc.OwnerIdentifierType.FINGERPRINT:
         raise reject(
             Reason.OWNER_NOT_IDENTIFIED,
@@ -439,15 +444,36 @@ def _check_owner(info: kc.CertificateInfo, slot: Slot) -> None:
     allowed = {slot.client_nip}
     if slot.authorised_person:
         allowed.add(slot.authorised_person)
-    if info.owner_identifier not in allowed:
+    if info.owner_identifier in allowed:
+        return
+    if slot.sole_proprietorship and not slot.authorised_person:
         raise reject(
             Reason.OWNER_NOT_CLIENT,
             _(
-                "Certyfikat należy do %(owner)s — nie do klienta (NIP %(nip)s) ani do osoby "
-                "upoważnionej w ZAW-FA. Sprawdź, czy to plik właściwego klienta."
+                "Certyfikat należy do %(owner)s, a nie do klienta (NIP %(nip)s). Jeśli to "
+                "certyfikat właściciela firmy, wpisz jego dane w kroku ZAW-FA (dane "
+                "właściciela) i prześlij plik ponownie."
             )
             % {"owner": _identity_label(info), "nip": slot.client_nip},
         )
+    if slot.sole_proprietorship:
+        raise reject(
+            Reason.OWNER_NOT_CLIENT,
+            _(
+                "Certyfikat należy do %(owner)s — nie do klienta (NIP %(nip)s) ani do "
+                "właściciela firmy wpisanego w kroku ZAW-FA. Sprawdź, czy to plik właściwego "
+                "klienta."
+            )
+            % {"owner": _identity_label(info), "nip": slot.client_nip},
+        )
+    raise reject(
+        Reason.OWNER_NOT_CLIENT,
+        _(
+            "Certyfikat należy do %(owner)s — nie do klienta (NIP %(nip)s) ani do osoby "
+            "upoważnionej w ZAW-FA. Sprawdź, czy to plik właściwego klienta."
+        )
+        % {"owner": _identity_label(info), "nip": slot.client_nip},
+    )
 
 
 def _check_environment(info: kc.CertificateInfo, slot: Slot) -> None:

@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from clients.forms import duplicate_nip_error, nip_taken_by
-from clients.models import Client, Prerequisite
+from clients.models import Client, LegalForm, Prerequisite
 from clients.prerequisite import prerequisite_decide, prerequisite_reevaluated_state
 from portal.audit import audit_record
 from portal.models import Membership, Office
@@ -224,9 +224,17 @@ def prerequisite_person_set(
     identifier_type: str,
     identifier: str,
 ) -> Prerequisite:
-    """Record the natural person the client names in ZAW-FA (before or after filing)."""
+    """Record the natural person the client names in ZAW-FA (before or after filing).
+
+    For a sole proprietor (no ZAW-FA) the same fields hold the owner: a KSeF certificate the
+    owner generated after logging in with Profil Zaufany carries their PESEL, not the firm's
+    NIP, and the credential upload accepts it only when it matches the recorded owner."""
     prerequisite = _prerequisite_of(client)
-    _require_state(prerequisite, State.TO_FILE, State.FILED)
+    sole_proprietor = client.legal_form == LegalForm.SOLE_PROPRIETORSHIP
+    if sole_proprietor:
+        _require_state(prerequisite, State.NOT_REQUIRED)
+    else:
+        _require_state(prerequisite, State.TO_FILE, State.FILED)
     prerequisite.person_first_name = first_name
     prerequisite.person_last_name = last_name
     prerequisite.person_identifier_type = identifier_type
@@ -237,7 +245,7 @@ def prerequisite_person_set(
     audit_record(
         office=client.office,
         actor=actor,
-        action="prerequisite.person_set",
+        action="prerequisite.owner_set" if sole_proprietor else "prerequisite.person_set",
         obj=prerequisite,
         details={"person": f"{first_name} {last_name}", "identifier_type": identifier_type},
     )

@@ -247,11 +247,20 @@ def _wizard_context(client: Client, step: str = "", **bound: Form) -> dict[str, 
         }.get(state or "", "")  # type: ignore[call-overload]
     if step == "seal" and not seal_question_needed(client.legal_form):
         step = ""
-    if step in ("person", "filing") and state not in (
-        Prerequisite.State.TO_FILE,
-        Prerequisite.State.FILED,
+    sole_proprietor = not seal_question_needed(client.legal_form)
+    requested = step
+    if step == "filing" and state not in (Prerequisite.State.TO_FILE, Prerequisite.State.FILED):
+        step = ""
+    # The person step: ZAW-FA's named person while filing, or a sole proprietor's owner.
+    if step == "person" and not (
+        state in (Prerequisite.State.TO_FILE, Prerequisite.State.FILED)
+        or (sole_proprietor and state == Prerequisite.State.NOT_REQUIRED)
     ):
         step = ""
+    # A step that no longer fits the state (someone else moved it on meanwhile) is not shown
+    # again; the service's refusal is, above the wizard.
+    dropped = bound.get(f"{requested}_form") if requested and requested != step else None
+    wizard_errors = list(dropped.non_field_errors()) if dropped is not None else []
     initial_person = (
         {
             "first_name": prerequisite.person_first_name,
@@ -273,8 +282,10 @@ def _wizard_context(client: Client, step: str = "", **bound: Form) -> dict[str, 
         "decision": prerequisite_decide(
             legal_form=client.legal_form, has_qualified_seal=client.has_qualified_seal
         ),
-        "asks_seal": seal_question_needed(client.legal_form),
+        "asks_seal": not sole_proprietor,
+        "sole_proprietor": sole_proprietor,
         "step": step,
+        "wizard_errors": wizard_errors,
         "seal_form": bound.get("seal_form")
         or SealForm(initial={"has_qualified_seal": "tak" if client.has_qualified_seal else "nie"}),
         "person_form": bound.get("person_form") or PersonForm(initial=initial_person),
@@ -336,7 +347,12 @@ def prerequisite_person_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            return _wizard_done(request, client, _("Zapisano osobę wskazaną w ZAW-FA."))
+            saved = (
+                _("Zapisano dane właściciela firmy.")
+                if client.legal_form == LegalForm.SOLE_PROPRIETORSHIP
+                else _("Zapisano osobę wskazaną w ZAW-FA.")
+            )
+            return _wizard_done(request, client, saved)
     return _wizard_response(request, client, step="person", person_form=form)
 
 

@@ -50,6 +50,7 @@ ACTION_LABELS: dict[str, Any] = {
     "client.archived": _("Zarchiwizowano klienta"),
     "client.access_model_set": _("Wybrano model dostępu do KSeF"),
     "prerequisite.person_set": _("ZAW-FA: wskazano osobę upoważnioną"),
+    "prerequisite.owner_set": _("Zapisano dane właściciela firmy (JDG)"),
     "prerequisite.filed": _("ZAW-FA: złożono w urzędzie"),
     "prerequisite.confirmed": _("ZAW-FA: potwierdzono"),
     "prerequisite.reevaluated": _("ZAW-FA: ponownie oceniono wymóg"),

@@ -18,15 +18,17 @@ from django.urls import reverse
 
 from certificates import ksef_gateway
 from certificates.models import Credential, CredentialCheck
-from clients.models import AccessModel
+from clients.models import AccessModel, LegalForm, Prerequisite
 from ksef_simulator import SimulatorConfig, create_app
 from ksef_simulator.state import Certificate as SimCertificate
 from ksef_simulator.state import State
 from portal.models import AuditEvent
 from tests.certificates.conftest import CredentialFiles, make_files, upload_url
-from tests.ksef.keys import make_ec_key, make_nip
+from tests.factories import make_client
+from tests.ksef.keys import make_certificate, make_ec_key, make_nip, make_pesel
 from tests.ksef_simulator.helpers import (
     SimTransport,
+    add_person,
     bearer,
     grant_testdata,
     owner_login,
@@ -146,6 +148,39 @@ def test_the_client_certificate_logs_into_the_client_context(
     assert {"credential.used", "credential.checked", "credential.check_requested"} <= actions
     page = browser.get(reverse("certificates:client", args=[client_company.pk])).content.decode()
     assert "Połączenie działa" in page
+
+
+def test_a_sole_proprietors_own_pesel_certificate_logs_into_the_firms_context(
+    simulator, login, accountant, office
+):
+    sim, _state = simulator
+    client = make_client(office, assigned=[accountant], legal_form=LegalForm.SOLE_PROPRIETORSHIP)
+    pesel = make_pesel(21)
+    Prerequisite.objects.filter(client=client).update(
+        person_identifier=pesel, person_identifier_type="pesel"
+    )
+    key = make_ec_key()
+    files = CredentialFiles(key=key, certificate=make_certificate(key, pesel=pesel))
+    browser = login(accountant)
+    response = browser.post(
+        upload_url(client.pk),
+        files.pair(consent_given_by="Jan Kowal (właściciel)", consent_given_on="2026-11-02"),
+    )
+    assert response.status_code == 302, response.content.decode()[:3000]
+    credential = Credential.objects.get(client=client)
+
+    # KSeF knows the owner only once the PESEL is linked to the firm's NIP (CEIDG, here the
+    # simulator's test data): before that the login is refused with 415.
+    check, fragment = _check(browser, client.pk, credential)
+    check.refresh_from_db()
+    assert (check.state, check.error_code) == ("failed", "415")
+
+    add_person(sim, client.nip, pesel)
+    check, fragment = _check(browser, client.pk, credential)
+
+    check.refresh_from_db()
+    assert check.state == CredentialCheck.State.SUCCEEDED, fragment
+    assert "Połączenie działa" in fragment
 
 
 def test_a_ksef_token_logs_in_after_upload(simulator, login, accountant, client_company):

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from django.urls import reverse
 
 from certificates.models import Credential
-from clients.models import Prerequisite
+from clients.models import LegalForm, Prerequisite
 from portal.models import AuditEvent
 from tests.certificates.conftest import PASSWORD, make_files, upload_file, upload_url
+from tests.factories import make_client
 from tests.ksef.keys import der, key_pem, make_certificate, make_ec_key, make_pesel, pem
 
 
@@ -102,6 +103,60 @@ def test_a_personal_certificate_is_stored_with_the_recorded_consent(
         .content.decode()
     )
     assert "certyfikat osobisty" in page
+
+
+def _personal_upload(pesel: str) -> dict[str, object]:
+    key = make_ec_key()
+    return {
+        "certificate": upload_file("c.crt", pem(make_certificate(key, pesel=pesel))),
+        "private_key": upload_file("k.key", key_pem(key, PASSWORD)),
+        "password": PASSWORD,
+        "consent_given_by": "Jan Kowal (właściciel)",
+        "consent_given_on": "2026-11-02",
+    }
+
+
+def test_a_sole_proprietors_certificate_with_the_recorded_owners_pesel_is_accepted(
+    login, accountant, office
+):
+    client = make_client(office, assigned=[accountant], legal_form=LegalForm.SOLE_PROPRIETORSHIP)
+    pesel = make_pesel(12)
+    Prerequisite.objects.filter(client=client).update(
+        person_identifier=pesel, person_identifier_type="pesel"
+    )
+
+    response = _post(login, accountant, client, _personal_upload(pesel))
+
+    assert response.status_code == 302
+    credential = Credential.objects.get(client=client)
+    assert (credential.is_personal, credential.owner_identifier) == (True, pesel)
+
+
+def test_a_sole_proprietors_pesel_certificate_without_a_recorded_owner_says_what_to_do(
+    login, accountant, office
+):
+    client = make_client(office, assigned=[accountant], legal_form=LegalForm.SOLE_PROPRIETORSHIP)
+    pesel = make_pesel(13)
+
+    response = _post(login, accountant, client, _personal_upload(pesel))
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f"Certyfikat należy do PESEL {pesel}, a nie do klienta" in body
+    assert "wpisz jego dane w kroku ZAW-FA" in body
+    assert not Credential.objects.exists()
+
+
+def test_a_sole_proprietors_certificate_of_someone_else_is_refused(login, accountant, office):
+    client = make_client(office, assigned=[accountant], legal_form=LegalForm.SOLE_PROPRIETORSHIP)
+    Prerequisite.objects.filter(client=client).update(
+        person_identifier=make_pesel(14), person_identifier_type="pesel"
+    )
+
+    response = _post(login, accountant, client, _personal_upload(make_pesel(15)))
+
+    assert "ani do właściciela firmy wpisanego w kroku ZAW-FA" in response.content.decode()
+    assert not Credential.objects.exists()
 
 
 def test_an_offline_certificate_goes_into_the_offline_slot(login, accountant, client_company):

@@ -229,6 +229,54 @@ def test_a_sole_proprietor_is_never_asked_about_a_seal(login, accountant, office
     assert "has_qualified_seal" not in body and "ZAW-FA nie jest potrzebny" in body
 
 
+def test_a_sole_proprietors_owner_is_recorded_in_the_wizard(login, accountant, office):
+    client = make_client(office, assigned=[accountant], legal_form=LegalForm.SOLE_PROPRIETORSHIP)
+    http = login(accountant)
+    wizard = reverse("clients:prerequisite", args=[client.pk])
+    assert "Wpisz dane właściciela" in http.get(wizard).content.decode()
+    form = http.get(wizard + "?step=person").content.decode()
+    assert "Dane właściciela firmy" in form and 'id="zaw-fa-person"' in form
+    pesel = valid_pesel(8)
+
+    response = http.post(
+        reverse("clients:prerequisite_person", args=[client.pk]),
+        {
+            "first_name": "Jan",
+            "last_name": "Kowal",
+            "identifier_type": "pesel",
+            "identifier": pesel,
+        },
+        follow=True,
+    )
+
+    body = response.content.decode()
+    assert "Zapisano dane właściciela firmy." in body
+    assert f"PESEL {pesel}" in body and "Właściciel firmy" in body
+    prerequisite = Prerequisite.objects.get(client=client)
+    assert (prerequisite.state, prerequisite.person_identifier) == (State.NOT_REQUIRED, pesel)
+    assert client.office.audit_events.filter(action="prerequisite.owner_set").count() == 1
+
+
+def test_a_company_that_needs_no_zaw_fa_has_no_person_step(login, accountant, office):
+    client = make_client(office, assigned=[accountant], has_qualified_seal=True)
+    http = login(accountant)
+    page = http.get(reverse("clients:prerequisite", args=[client.pk]) + "?step=person")
+    assert 'id="zaw-fa-person"' not in page.content.decode()
+
+    response = http.post(
+        reverse("clients:prerequisite_person", args=[client.pk]),
+        {
+            "first_name": "Jan",
+            "last_name": "Kowal",
+            "identifier_type": "pesel",
+            "identifier": valid_pesel(9),
+        },
+    )
+
+    assert "Tego kroku nie można wykonać" in response.content.decode()
+    assert Prerequisite.objects.get(client=client).person_identifier == ""
+
+
 def test_answering_yes_to_the_seal_question_with_htmx_unlocks_the_credentials(
     login, accountant, office
 ):

@@ -49,7 +49,14 @@ from certificates.services import client_access_model_set, credential_upload
 from certificates.validation import CertificateUpload, Consent, UploadedFile
 from clients.grant_checks import grants_verify_client
 from clients.ksef_access import client_credential_for, office_credential_for
-from clients.models import AccessModel, Client, GrantsCheck, LegalForm, PermissionGrant
+from clients.models import (
+    AccessModel,
+    Client,
+    GrantsCheck,
+    LegalForm,
+    PermissionGrant,
+    Prerequisite,
+)
 from ksef.certificates import PrivateKey, generate_private_key
 from ksef.client import KsefClient
 from ksef.crypto import SYMMETRIC_KEY_ENCRYPTION, select_public_key_certificate
@@ -140,13 +147,15 @@ class DemoCertificate:
         )
 
 
-def demo_certificate(*, nip: str, name: str, personal: bool, days: int) -> DemoCertificate:
+def demo_certificate(
+    *, nip: str, name: str, personal: bool, days: int, pesel: str | None = None
+) -> DemoCertificate:
     """A self-signed KSeF authentication certificate, accepted as on KSeF TEST.
 
     A company gets a seal (organizationIdentifier VATPL-<NIP>); a sole proprietor a
-    personal certificate with serialNumber TINPL-<NIP> — the portal checks a client's
-    certificate against the client's NIP or the ZAW-FA person, and does not know a JDG
-    owner's PESEL.
+    personal certificate with serialNumber PNOPL-<PESEL> when the owner's PESEL is given
+    (what a certificate generated after a Profil Zaufany login carries; the portal accepts
+    it for the owner recorded in the ZAW-FA step), else TINPL-<NIP>.
     """
     key = generate_private_key("ec")
     # X.509 caps a CN at 64 characters; the KSeF type suffix must survive the cut.
@@ -157,7 +166,9 @@ def demo_certificate(*, nip: str, name: str, personal: bool, days: int) -> DemoC
         attributes += [
             x509.NameAttribute(NameOID.GIVEN_NAME, first),
             x509.NameAttribute(NameOID.SURNAME, last),
-            x509.NameAttribute(NameOID.SERIAL_NUMBER, f"TINPL-{nip}"),
+            x509.NameAttribute(
+                NameOID.SERIAL_NUMBER, f"PNOPL-{pesel}" if pesel else f"TINPL-{nip}"
+            ),
         ]
     else:
         attributes += [
@@ -434,7 +445,17 @@ def _client_certificate(client: Client, days: int, report: Report) -> None:
     if client_credential_for(client) is not None:
         return
     personal = client.legal_form == LegalForm.SOLE_PROPRIETORSHIP
-    demo = demo_certificate(nip=client.nip, name=client.name, personal=personal, days=days)
+    prerequisite = Prerequisite.objects.filter(client=client).first()
+    owner_pesel = (
+        prerequisite.person_identifier
+        if personal
+        and prerequisite is not None
+        and prerequisite.person_identifier_type == Prerequisite.IdentifierType.PESEL
+        else None
+    )
+    demo = demo_certificate(
+        nip=client.nip, name=client.name, personal=personal, days=days, pesel=owner_pesel
+    )
     consent = Consent()
     if personal:
         # A personal certificate may be kept only with its owner's recorded consent.

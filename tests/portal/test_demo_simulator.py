@@ -22,7 +22,14 @@ from certificates.models import Credential, CredentialCheck
 from certificates.services import credential_check_request
 from clients.grant_checks import grants_verify_request
 from clients.grants import office_entity_grant
-from clients.models import AccessModel, Client, GrantsCheck, PermissionGrant
+from clients.models import (
+    AccessModel,
+    Client,
+    GrantsCheck,
+    LegalForm,
+    PermissionGrant,
+    Prerequisite,
+)
 from ksef_simulator import SimulatorConfig, create_app
 from ksef_simulator.state import State
 from portal.models import AuditEvent, Membership, Office
@@ -80,6 +87,25 @@ def test_a_seeded_client_certificate_passes_the_live_check(
 
     assert check.state == CredentialCheck.State.SUCCEEDED, check.message
     assert client.nip in check.message
+
+
+def test_a_seeded_sole_proprietor_holds_its_owners_pesel_certificate_which_logs_in(
+    simulator, django_capture_on_commit_callbacks
+):
+    _seed()
+    credential = Credential.objects.filter(
+        client__legal_form=LegalForm.SOLE_PROPRIETORSHIP,
+        kind=Credential.Kind.AUTHENTICATION,
+        status="active",
+    ).first()
+    assert credential is not None
+    client = _client_of(credential)
+    owner = Prerequisite.objects.get(client=client)
+
+    assert (credential.is_personal, credential.owner_identifier) == (True, owner.person_identifier)
+    assert credential.consent_given_by
+    check = _live_check(credential, client, django_capture_on_commit_callbacks)
+    assert check.state == CredentialCheck.State.SUCCEEDED, check.message
 
 
 def test_the_seeded_ksef_token_passes_the_live_check(simulator, django_capture_on_commit_callbacks):

@@ -52,6 +52,11 @@ def demo_pesel(year: int, month: int, day: int, serial: int) -> str:
     return digits + str(check)
 
 
+def jdg_owner_pesel(seed: int) -> str:
+    """The PESEL of the owner of the sole proprietorship seeded as client number ``seed``."""
+    return demo_pesel(1960 + seed, 1 + seed % 12, 1 + seed, 1000 + seed)
+
+
 @dataclass(frozen=True)
 class StaffSpec:
     username: str
@@ -183,7 +188,7 @@ class Command(BaseCommand):
         for seed, spec in enumerate(CLIENTS, start=1):
             nip = demo_nip(seed)
             if spec.legal_form == LegalForm.SOLE_PROPRIETORSHIP:
-                persons[nip] = demo_pesel(1960 + seed, 1 + seed % 12, 1 + seed, 1000 + seed)
+                persons[nip] = jdg_owner_pesel(seed)
         confirmed = Prerequisite.objects.filter(
             client__office=office, state=State.CONFIRMED
         ).exclude(person_identifier="")
@@ -249,6 +254,17 @@ class Command(BaseCommand):
                 last_name=last_name,
                 identifier_type=Prerequisite.IdentifierType.PESEL,
                 identifier=pesel,
+            )
+        if spec.legal_form == LegalForm.SOLE_PROPRIETORSHIP:
+            # The owner, named in the firm's name, so a PESEL certificate of theirs is accepted.
+            first_name, last_name = spec.name.split()[:2]
+            client_services.prerequisite_person_set(
+                client=client,
+                actor=accountant.user,
+                first_name=first_name,
+                last_name=last_name,
+                identifier_type=Prerequisite.IdentifierType.PESEL,
+                identifier=jdg_owner_pesel(seed),
             )
         if spec.target in (State.FILED, State.CONFIRMED):
             filed_on = timezone.localdate() - datetime.timedelta(days=10 + seed)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -44,7 +44,6 @@ logger = logging.getLogger(__name__)
 State = PermissionGrant.State
 Verification = PermissionGrant.Verification
 CHECK_STALE_AFTER = timedelta(minutes=15)
-DEPARTURE_STALE_AFTER = StaffDepartureJob.STALE_AFTER
 
 
 # --- requesting checks ---------------------------------------------------------------------
@@ -438,9 +437,9 @@ def _revoke_at_client(client: Client, client_grants: list[PermissionGrant]) -> d
     return entry
 
 
-def _departure_claimable(now: Any) -> Q:
+def _departure_claimable(now: datetime) -> Q:
     return Q(state=StaffDepartureJob.State.QUEUED) | Q(
-        state=StaffDepartureJob.State.RUNNING, heartbeat_at__lt=now - DEPARTURE_STALE_AFTER
+        state=StaffDepartureJob.State.RUNNING, heartbeat_at__lt=now - StaffDepartureJob.STALE_AFTER
     )
 
 
@@ -513,9 +512,13 @@ def staff_departures_resume() -> int:
     from clients.tasks import staff_departure_run
 
     now = timezone.now()
-    stale = Q(state=StaffDepartureJob.State.RUNNING, heartbeat_at__lt=now - DEPARTURE_STALE_AFTER)
-    lost = Q(state=StaffDepartureJob.State.QUEUED, created_at__lt=now - DEPARTURE_STALE_AFTER)
-    job_ids = list(StaffDepartureJob.objects.filter(stale | lost).values_list("pk", flat=True))
+    # What a task could claim, except a job queued moments ago whose task is still coming.
+    just_queued = Q(
+        state=StaffDepartureJob.State.QUEUED,
+        created_at__gte=now - StaffDepartureJob.STALE_AFTER,
+    )
+    abandoned = StaffDepartureJob.objects.filter(_departure_claimable(now)).exclude(just_queued)
+    job_ids = list(abandoned.values_list("pk", flat=True))
     for job_id in job_ids:
         logger.warning("Resuming staff departure job %s (worker lost or message lost)", job_id)
         staff_departure_run.delay(job_id)

@@ -245,9 +245,9 @@ def _wizard_context(client: Client, step: str = "", **bound: Form) -> dict[str, 
             Prerequisite.State.TO_FILE: "filing" if person_known else "person",
             Prerequisite.State.FILED: "confirm",
         }.get(state or "", "")  # type: ignore[call-overload]
-    if step == "seal" and not seal_question_needed(client.legal_form):
-        step = ""
     sole_proprietor = not seal_question_needed(client.legal_form)
+    if step == "seal" and sole_proprietor:
+        step = ""
     requested = step
     if step == "filing" and state not in (Prerequisite.State.TO_FILE, Prerequisite.State.FILED):
         step = ""

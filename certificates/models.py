@@ -48,6 +48,7 @@ class Credential(models.Model):
     class Source(models.TextChoices):
         STAFF = "staff", _("Przesłane przez pracownika biura")
         CLIENT_LINK = "client_link", _("Przesłane przez klienta (link jednorazowy)")
+        DEMO = "demo", _("Dane demonstracyjne (wygenerowane przez seed_demo)")
 
     office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="credentials")
     # Null for the office's own credential (office model); set for a client's credential.

@@ -432,6 +432,7 @@ def _office_certificate(office: Office, report: Report) -> None:
         upload=demo.upload(),
         actor=None,
         actor_label=ACTOR_LABEL,
+        source=Credential.Source.DEMO,
     )
     report.certificates += 1
 
@@ -468,6 +469,7 @@ def _client_certificate(client: Client, days: int, report: Report) -> None:
         consent=consent,
         actor=None,
         actor_label=ACTOR_LABEL,
+        source=Credential.Source.DEMO,
     )
     report.certificates += 1
 
@@ -535,6 +537,7 @@ def _store_token(client: Client, token: str) -> None:
         token=token,
         actor=None,
         actor_label=ACTOR_LABEL,
+        source=Credential.Source.DEMO,
     )
 
 

@@ -104,6 +104,7 @@ def test_a_seeded_sole_proprietor_holds_its_owners_pesel_certificate_which_logs_
 
     assert (credential.is_personal, credential.owner_identifier) == (True, owner.person_identifier)
     assert credential.consent_given_by
+    assert credential.source == Credential.Source.DEMO  # the custody record says it is demo data
     check = _live_check(credential, client, django_capture_on_commit_callbacks)
     assert check.state == CredentialCheck.State.SUCCEEDED, check.message
 

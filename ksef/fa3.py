@@ -3,9 +3,10 @@
 :func:`parse` turns the bytes of an FA(3) invoice (namespace
 ``http://crd.gov.pl/wzor/2025/06/25/13775/``, digest §9) into an :class:`InvoiceSummary`:
 parties, number, dates, currency, kind, net/VAT per rate, totals, correction references,
-line items, the order of an advance invoice and payment terms. It walks the tree once, child
-by child, comparing Clark-notation tags — no XPath — so one core parses thousands of typical
-invoices per second (``benchmarks/fa3_parse.py``).
+line items, the order of an advance invoice and payment terms (dates or described terms,
+partial payments, early-payment discount). It walks the tree once, child by child, comparing
+Clark-notation tags — no XPath — so one core parses thousands of typical invoices per second
+(``benchmarks/fa3_parse.py``).
 
 :func:`validate` checks a document against the official XSD in a local folder (the shared
 ``schemas/fa``). The XSD imports its base types by absolute ``http://crd.gov.pl/...`` URL
@@ -50,9 +51,11 @@ __all__ = [
     "InvoiceSummary",
     "LineItem",
     "Order",
+    "PartialPayment",
     "Party",
     "PartyIdentifier",
     "Payment",
+    "PaymentTerm",
     "RateTotal",
     "ThirdParty",
     "ensure_valid",
@@ -116,6 +119,24 @@ T_NR_RB, T_SWIFT, T_NAZWA_BANKU, T_OPIS_RACHUNKU = (
     _t("OpisRachunku"),
 )
 T_IPKSEF = _t("IPKSeF")
+T_TERMIN_OPIS, T_ILOSC, T_JEDNOSTKA, T_ZDARZENIE = (
+    _t("TerminOpis"),
+    _t("Ilosc"),
+    _t("Jednostka"),
+    _t("ZdarzeniePoczatkowe"),
+)
+T_ZNACZNIK_CZESC, T_ZAPLATA_CZESC, T_KWOTA_CZESC, T_DATA_CZESC = (
+    _t("ZnacznikZaplatyCzesciowej"),
+    _t("ZaplataCzesciowa"),
+    _t("KwotaZaplatyCzesciowej"),
+    _t("DataZaplatyCzesciowej"),
+)
+T_SKONTO, T_WARUNKI_SKONTA, T_WYSOKOSC_SKONTA, T_LINK_PLATNOSCI = (
+    _t("Skonto"),
+    _t("WarunkiSkonta"),
+    _t("WysokoscSkonta"),
+    _t("LinkDoPlatnosci"),
+)
 # Zamowienie: the order or contract an advance invoice (ZAL, KOR_ZAL) is paid against.
 T_ZAMOWIENIE, T_WARTOSC_ZAM, T_ZAM_WIERSZ = (
     _t("Zamowienie"),
@@ -289,17 +310,63 @@ class BankAccount:
 
 
 @dataclass(frozen=True, slots=True)
+class PaymentTerm:
+    """One ``TerminPlatnosci``: a date (``Termin``), a description (``TerminOpis``: e.g.
+    14 / ``dni`` / ``od daty dostawy``), or both."""
+
+    due_date: date | None
+    quantity: int | None = None
+    unit: str | None = None
+    starting_event: str | None = None
+
+    @property
+    def description(self) -> str:
+        """``"14 dni od daty dostawy"``; empty when the term is only a date."""
+        parts = (self.quantity, self.unit, self.starting_event)
+        return " ".join(str(part) for part in parts if part is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class PartialPayment:
+    """One ``ZaplataCzesciowa`` made before the invoice was issued."""
+
+    amount: Decimal
+    paid_on: date
+    form: int | None
+    other_form: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Payment:
     """``Platnosc``: ``form`` is the ``FormaPlatnosci`` code (1 cash, 2 card, 3 voucher,
-    4 cheque, 5 credit, 6 transfer, 7 mobile); ``other_form`` the ``OpisPlatnosci`` text."""
+    4 cheque, 5 credit, 6 transfer, 7 mobile); ``other_form`` the ``OpisPlatnosci`` text.
+
+    ``paid`` is ``Zaplacono`` (paid in full, on ``payment_date``). Payments in parts come
+    as ``partial_payments`` with ``partial`` the ``ZnacznikZaplatyCzesciowej`` (1 paid in
+    part, 2 paid in full in several parts). ``discount_conditions`` / ``discount`` are the
+    ``Skonto`` texts; ``link`` is ``LinkDoPlatnosci``."""
 
     paid: bool
     payment_date: date | None
-    due_dates: tuple[date, ...]
+    terms: tuple[PaymentTerm, ...]
     form: int | None
     other_form: str | None
     bank_accounts: tuple[BankAccount, ...]
     ip_ksef: str | None
+    partial: int | None = None
+    partial_payments: tuple[PartialPayment, ...] = ()
+    discount_conditions: str | None = None
+    discount: str | None = None
+    link: str | None = None
+
+    @property
+    def due_dates(self) -> tuple[date, ...]:
+        return tuple(term.due_date for term in self.terms if term.due_date is not None)
+
+    @property
+    def fully_paid(self) -> bool:
+        """Paid in one go (``Zaplacono``) or in full over several parts (marker 2)."""
+        return self.paid or self.partial == 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -489,6 +556,8 @@ _CorrectedInvoice = _builder(CorrectedInvoice)
 _LineItem = _builder(LineItem)
 _Order = _builder(Order)
 _BankAccount = _builder(BankAccount)
+_PaymentTerm = _builder(PaymentTerm)
+_PartialPayment = _builder(PartialPayment)
 _Payment = _builder(Payment)
 _InvoiceSummary = _builder(InvoiceSummary)
 
@@ -660,31 +729,65 @@ def _bank_account(element: Any, factor: bool) -> BankAccount:
     )
 
 
+def _payment_term(element: Any) -> PaymentTerm:
+    due: date | None = None
+    described: dict[str, str | None] = {}
+    for child in element:
+        tag = child.tag
+        if tag == T_TERMIN:
+            due = _date(child.text, T_TERMIN)
+        elif tag == T_TERMIN_OPIS:
+            described = _children(child)
+    get = described.get
+    return _PaymentTerm(
+        due, _int(get(T_ILOSC), T_ILOSC), _tok(get(T_JEDNOSTKA)), _tok(get(T_ZDARZENIE))
+    )
+
+
+def _partial_payment(element: Any) -> PartialPayment:
+    get = _children(element).get
+    amount = _dec(get(T_KWOTA_CZESC), T_KWOTA_CZESC)
+    paid_on = _date(get(T_DATA_CZESC), T_DATA_CZESC)
+    if amount is None or paid_on is None:
+        raise InvoiceParseError("ZaplataCzesciowa needs KwotaZaplatyCzesciowej and its date")
+    return _PartialPayment(
+        amount, paid_on, _int(get(T_FORMA), T_FORMA), _tok(get(T_OPIS_PLATNOSCI))
+    )
+
+
 def _payment(element: Any) -> Payment:
     v: dict[str, str | None] = {}
-    due: list[date] = []
+    terms: list[PaymentTerm] = []
     accounts: list[BankAccount] = []
+    partial_payments: list[PartialPayment] = []
     for child in element:
         tag = child.tag
         if tag == T_TERMIN_PLATNOSCI:
-            for sub in child:
-                if sub.tag == T_TERMIN:
-                    due.append(_date(sub.text, T_TERMIN) or date.min)
+            terms.append(_payment_term(child))
         elif tag == T_RACHUNEK:
             accounts.append(_bank_account(child, False))
         elif tag == T_RACHUNEK_FAKTORA:
             accounts.append(_bank_account(child, True))
+        elif tag == T_ZAPLATA_CZESC:
+            partial_payments.append(_partial_payment(child))
+        elif tag == T_SKONTO:
+            v.update(_children(child))
         else:
             v[tag] = child.text
     get = v.get
     return _Payment(
         paid=_str(get(T_ZAPLACONO)) == "1",
         payment_date=_date(get(T_DATA_ZAPLATY), T_DATA_ZAPLATY),
-        due_dates=tuple(due),
+        terms=tuple(terms),
         form=_int(get(T_FORMA), T_FORMA),
         other_form=_tok(get(T_OPIS_PLATNOSCI)),
         bank_accounts=tuple(accounts),
         ip_ksef=_str(get(T_IPKSEF)),
+        partial=_int(get(T_ZNACZNIK_CZESC), T_ZNACZNIK_CZESC),
+        partial_payments=tuple(partial_payments),
+        discount_conditions=_tok(get(T_WARUNKI_SKONTA)),
+        discount=_tok(get(T_WYSOKOSC_SKONTA)),
+        link=_str(get(T_LINK_PLATNOSCI)),
     )
 
 

@@ -91,7 +91,7 @@ def test_a_plain_vat_invoice_parses_to_its_parties_dates_amounts_and_lines() -> 
     assert invoice.payment == fa3.Payment(
         paid=True,
         payment_date=date(2026, 1, 27),
-        due_dates=(),
+        terms=(),
         form=6,
         other_form=None,
         bank_accounts=(),
@@ -213,6 +213,67 @@ def test_a_factoring_invoice_shows_the_factor_and_its_bank_account_and_due_date(
     )
     assert invoice.lines[1].discount == Decimal("100")
     assert invoice.lines[1].quantity == Decimal("20")
+
+
+def test_payment_terms_partial_payments_and_early_payment_discount_are_read() -> None:
+    xml = swap(
+        sample("mf-fa3-example-04.xml"),
+        "<Platnosc>\r\n\t\t\t<TerminPlatnosci>\r\n\t\t\t\t<Termin>2026-03-15</Termin>"
+        "\r\n\t\t\t</TerminPlatnosci>\r\n\t\t\t<FormaPlatnosci>6</FormaPlatnosci>",
+        "<Platnosc><ZnacznikZaplatyCzesciowej>1</ZnacznikZaplatyCzesciowej>"
+        "<ZaplataCzesciowa><KwotaZaplatyCzesciowej>1000.50</KwotaZaplatyCzesciowej>"
+        "<DataZaplatyCzesciowej>2026-02-01</DataZaplatyCzesciowej>"
+        "<FormaPlatnosci>1</FormaPlatnosci></ZaplataCzesciowa>"
+        "<ZaplataCzesciowa><KwotaZaplatyCzesciowej>200</KwotaZaplatyCzesciowej>"
+        "<DataZaplatyCzesciowej>2026-02-03</DataZaplatyCzesciowej>"
+        "<PlatnoscInna>1</PlatnoscInna><OpisPlatnosci>kompensata</OpisPlatnosci>"
+        "</ZaplataCzesciowa>"
+        "<TerminPlatnosci><Termin>2026-03-15</Termin></TerminPlatnosci>"
+        "<TerminPlatnosci><TerminOpis><Ilosc>14</Ilosc><Jednostka>dni</Jednostka>"
+        "<ZdarzeniePoczatkowe>od daty  dostawy</ZdarzeniePoczatkowe></TerminOpis>"
+        "</TerminPlatnosci><FormaPlatnosci>6</FormaPlatnosci>",
+    )
+    xml = swap(
+        xml,
+        "</RachunekBankowyFaktora>",
+        "</RachunekBankowyFaktora><Skonto><WarunkiSkonta>zapłata w 7 dni</WarunkiSkonta>"
+        "<WysokoscSkonta>2%</WysokoscSkonta></Skonto>"
+        "<LinkDoPlatnosci>https://pay.example/f?IPKSeF=123ABCDEFGHIJ</LinkDoPlatnosci>"
+        "<IPKSeF>123ABCDEFGHIJ</IPKSeF>",
+    )
+
+    payment = fa3.parse(xml).payment
+
+    assert payment is not None
+    assert payment.terms == (
+        fa3.PaymentTerm(date(2026, 3, 15)),
+        fa3.PaymentTerm(None, 14, "dni", "od daty dostawy"),
+    )
+    assert payment.due_dates == (date(2026, 3, 15),)
+    assert payment.terms[1].description == "14 dni od daty dostawy"
+    assert payment.partial == 1 and not payment.paid and not payment.fully_paid
+    assert payment.partial_payments == (
+        fa3.PartialPayment(Decimal("1000.50"), date(2026, 2, 1), 1, None),
+        fa3.PartialPayment(Decimal("200"), date(2026, 2, 3), None, "kompensata"),
+    )
+    assert (payment.discount_conditions, payment.discount) == ("zapłata w 7 dni", "2%")
+    assert payment.link == "https://pay.example/f?IPKSeF=123ABCDEFGHIJ"
+    assert payment.ip_ksef == "123ABCDEFGHIJ"
+    assert payment.form == 6  # the invoice's own form, not a partial payment's
+
+
+def test_an_invoice_paid_in_full_in_parts_counts_as_fully_paid() -> None:
+    xml = swap(
+        sample("mf-fa3-example-04.xml"),
+        "<Platnosc>",
+        "<Platnosc><ZnacznikZaplatyCzesciowej>2</ZnacznikZaplatyCzesciowej>"
+        "<ZaplataCzesciowa><KwotaZaplatyCzesciowej>10</KwotaZaplatyCzesciowej>"
+        "<DataZaplatyCzesciowej>2026-02-01</DataZaplatyCzesciowej></ZaplataCzesciowa>",
+    )
+
+    payment = fa3.parse(xml).payment
+
+    assert payment is not None and payment.fully_paid and not payment.paid
 
 
 def test_the_fully_populated_example_collapses_whitespace_in_long_line_names() -> None:

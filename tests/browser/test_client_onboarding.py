@@ -20,6 +20,8 @@ def test_a_manager_adds_a_client_fixing_the_nip_in_place_and_completes_zaw_fa(
     log_in(page, live_server, manager)
     page.get_by_role("link", name="Klienci", exact=True).click()
     page.get_by_role("link", name="Dodaj klienta").click()
+    # htmx is a deferred script: typing before "load" would outrun the live validation.
+    page.wait_for_load_state("load")
 
     # A typo in the NIP: the error appears as soon as the field is left, before submitting.
     page.get_by_label("NIP", exact=True).fill(nip[:9] + str((int(nip[9]) + 1) % 10))

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
-from clients.models import Client, GrantsCheck, PermissionGrant, Prerequisite, StaffDepartureJob
+from clients.models import (
+    Client,
+    GrantsCheck,
+    OfficeGrantsSnapshot,
+    PermissionGrant,
+    Prerequisite,
+    StaffDepartureJob,
+)
 
 
 class PrerequisiteInline(admin.StackedInline[Prerequisite, Client]):
@@ -64,3 +72,17 @@ class StaffDepartureJobAdmin(admin.ModelAdmin[StaffDepartureJob]):
     list_filter = ("state", "office")
     list_select_related = ("membership__user", "office", "requested_by")
     raw_id_fields = ("membership", "requested_by")
+
+
+@admin.register(OfficeGrantsSnapshot)
+class OfficeGrantsSnapshotAdmin(admin.ModelAdmin[OfficeGrantsSnapshot]):
+    """Read-only: the daily run writes it; editing it would falsify the next checks."""
+
+    list_display = ("office", "taken_at")
+    readonly_fields = ("office", "taken_at", "entity_grants", "indirect_grants")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

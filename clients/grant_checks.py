@@ -31,13 +31,20 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from clients import grants
+from clients import grants, office_snapshot
 from clients.grants import GrantError, KsefBusy, connected
 from clients.ksef_access import client_credential_for, office_credential_for
-from clients.models import AccessModel, Client, GrantsCheck, PermissionGrant, StaffDepartureJob
+from clients.models import (
+    AccessModel,
+    Client,
+    GrantsCheck,
+    OfficeGrantsSnapshot,
+    PermissionGrant,
+    StaffDepartureJob,
+)
 from ksef.models import Identifier
 from portal.audit import audit_record
-from portal.models import Membership
+from portal.models import Membership, Office
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +56,14 @@ CHECK_STALE_AFTER = timedelta(minutes=15)
 # --- requesting checks ---------------------------------------------------------------------
 
 
-def grants_verify_request(*, actor: User | None, client: Client) -> GrantsCheck:
+def grants_verify_request(
+    *, actor: User | None, client: Client, scheduled: bool = False
+) -> GrantsCheck:
     """Queue a live look-up of the client's grants ("Sprawdź teraz", or the schedule)."""
     from clients.tasks import grants_check_run
 
     with transaction.atomic():
-        check = GrantsCheck.objects.create(client=client, requested_by=actor)
+        check = GrantsCheck.objects.create(client=client, requested_by=actor, scheduled=scheduled)
         if actor is not None:
             audit_record(
                 office=client.office,
@@ -77,16 +86,28 @@ def clients_to_verify() -> Any:
 
 
 def grants_verify_all() -> int:
-    """Queue one check per client; a client with a check already waiting is skipped."""
+    """Queue one check per client; a client with a check already waiting is skipped.
+
+    First, for every office whose clients need its side of KSeF, the office's grants are
+    read once (clients.office_snapshot): the checks then cost the office's context nothing.
+    """
     busy = GrantsCheck.objects.filter(
         state__in=[GrantsCheck.State.QUEUED, GrantsCheck.State.RUNNING],
         created_at__gte=timezone.now() - CHECK_STALE_AFTER,
     ).values("client")
-    queued = 0
-    for client in clients_to_verify().exclude(pk__in=busy).select_related("office"):
-        grants_verify_request(actor=None, client=client)
-        queued += 1
-    return queued
+    due = clients_to_verify().exclude(pk__in=busy)
+    office_side = (
+        Q(access_model=AccessModel.OFFICE)
+        | Q(grants__state=State.GRANTED, grants__mode=PermissionGrant.Mode.INDIRECT)
+        | Q(grants__state=State.GRANTED, grants__grantee_kind=PermissionGrant.GranteeKind.ENTITY)
+    )
+    office_ids = set(due.filter(office_side).values_list("office_id", flat=True))
+    for office in Office.objects.filter(pk__in=office_ids):
+        office_snapshot.snapshot_take(office)
+    clients = list(due.select_related("office"))
+    for client in clients:
+        grants_verify_request(actor=None, client=client, scheduled=True)
+    return len(clients)
 
 
 def _claim_check(check_id: int) -> bool:
@@ -114,14 +135,19 @@ class Seen:
     notes: list[str] = field(default_factory=list)
 
 
-def _read(client: Client, expected: list[PermissionGrant]) -> Seen:
+def _read(
+    client: Client, expected: list[PermissionGrant], snapshot: OfficeGrantsSnapshot | None
+) -> Seen:
     seen = Seen()
     wants_office = client.access_model == AccessModel.OFFICE or any(
         g.mode == PermissionGrant.Mode.INDIRECT
         or g.grantee_kind == PermissionGrant.GranteeKind.ENTITY
         for g in expected
     )
-    if wants_office:
+    if wants_office and snapshot is not None:
+        seen.entity = office_snapshot.entity_grants_of(snapshot, client.nip)
+        seen.indirect = office_snapshot.indirect_grants_of(snapshot, client.nip)
+    elif wants_office:
         if office_credential_for(client.office) is None:
             seen.notes.append(grants.no_credential_message("office", client))
         else:
@@ -265,11 +291,11 @@ class Outcome:
     unchecked: int = 0
 
 
-def _verify(client: Client) -> tuple[Outcome, list[str]]:
+def _verify(client: Client, snapshot: OfficeGrantsSnapshot | None) -> tuple[Outcome, list[str]]:
     expected = list(
         client.grants.filter(state=State.GRANTED).select_related("grantee_membership__user")
     )
-    seen = _read(client, expected)
+    seen = _read(client, expected, snapshot)
     outcome = Outcome()
     for grant in expected:
         found, reason = _found_for(grant, seen)
@@ -291,8 +317,9 @@ def grants_verify_client(*, check_id: int) -> GrantsCheck | None:
         return None
     check = GrantsCheck.objects.select_related("client__office").get(pk=check_id)
     client = check.client
+    snapshot = office_snapshot.snapshot_fresh(client.office) if check.scheduled else None
     try:
-        outcome, notes = _verify(client)
+        outcome, notes = _verify(client, snapshot)
     except (GrantError, KsefBusy) as exc:
         return _finish(check, GrantsCheck.State.FAILED, exc.message)
     _notify_missing(client, outcome.missing)

@@ -80,13 +80,15 @@ def office_credential_for(office: Office) -> Credential | None:
 
 @contextmanager
 def ksef_context(
-    *, credential: Credential, context_nip: str, purpose: str
+    *, credential: Credential, context_nip: str, purpose: str, rate_limit_retries: int = 0
 ) -> Iterator[KsefContext]:
     """Log in with `credential` into the context of NIP `context_nip`.
 
     Raises `certificates.custody.SecretUnreadable`, `ksef.errors.AuthenticationFailed` and the
     other `ksef.errors` as they come; the caller turns them into a state and a message. The
     use is written to the credential's custody log (audit "credential.used").
+    `rate_limit_retries`: how many times a 429 is waited out (Retry-After, at most two
+    minutes each) before it is raised; interactive work keeps 0 and reports "busy".
     """
     material = secret_read(credential)
     # The gateway's transport: None in production, the simulator's WSGI app in tests.
@@ -94,7 +96,10 @@ def ksef_context(
     with (
         http,
         KsefClient(
-            settings.KSEF_BASE_URL, http=http, max_retries=0, max_rate_limit_retries=0
+            settings.KSEF_BASE_URL,
+            http=http,
+            max_retries=0,
+            max_rate_limit_retries=rate_limit_retries,
         ) as client,
     ):
         if credential.kind == Credential.Kind.TOKEN:

@@ -218,6 +218,9 @@ class GrantsCheck(models.Model):
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Queued by the daily run: the office's side may come from the run's OfficeGrantsSnapshot
+    # instead of two queries per client in the office's context ("Sprawdź teraz" reads live).
+    scheduled = models.BooleanField(default=False)
     message = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -235,6 +238,31 @@ class GrantsCheck(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in (self.State.DONE, self.State.FAILED)
+
+
+class OfficeGrantsSnapshot(models.Model):
+    """What the office's own KSeF context showed at one moment, for the daily check run.
+
+    KSeF counts requests per context: the permission queries allow 30 a minute and 120 an
+    hour in the office's context, shared by all its clients. Reading, per client, what that
+    client granted the office and which indirect grants the office passed on would take two
+    queries per client — an office with a thousand clients would run out of budget before
+    the 61st. So the daily run reads both lists once, whole (100 items a page), and each
+    client's scheduled check picks its rows from here. Items keep the fields the check
+    compares (see clients.office_snapshot); nothing secret is stored.
+    """
+
+    office = models.OneToOneField(Office, on_delete=models.CASCADE, related_name="grants_snapshot")
+    taken_at = models.DateTimeField()
+    entity_grants = models.JSONField(default=list)  # what clients granted the office
+    indirect_grants = models.JSONField(default=list)  # what the office passed on to persons
+
+    class Meta:
+        verbose_name = _("odczyt uprawnień w kontekście biura")
+        verbose_name_plural = _("odczyty uprawnień w kontekście biura")
+
+    def __str__(self) -> str:
+        return f"{self.office}: {self.taken_at:%Y-%m-%d %H:%M}"
 
 
 class StaffDepartureJob(models.Model):

@@ -25,7 +25,13 @@ from ksef_simulator.state import State
 from portal.models import Office
 from tests.certificates.conftest import PASSWORD, make_files
 from tests.ksef.keys import key_pem, make_certificate, make_ec_key, pem
-from tests.ksef_simulator.helpers import SimTransport, bearer, login_xades, make_credential
+from tests.ksef_simulator.helpers import (
+    SimTransport,
+    bearer,
+    login_xades,
+    make_credential,
+    owner_login,
+)
 
 SIM_BASE_URL = "http://ksef-sim/v2"
 
@@ -87,6 +93,26 @@ class Sim:
             for g in self.state.grants.values()
             if g.kind == kind and g.authorized.value == authorized and g.active(now)
         ]
+
+
+def client_grants_office(sim: Sim, client_nip: str, office_nip: str) -> None:
+    """The client grants the office delegable InvoiceWrite + InvoiceRead with its own API call
+    (as it would in the Ministry's app): the office model's starting point."""
+    owner = owner_login(sim.http, client_nip)
+    response = sim.http.post(
+        "/permissions/entities/grants",
+        headers=bearer(owner.access),
+        json={
+            "subjectIdentifier": {"type": "Nip", "value": office_nip},
+            "permissions": [
+                {"type": "InvoiceWrite", "canDelegate": True},
+                {"type": "InvoiceRead", "canDelegate": True},
+            ],
+            "description": "Biuro rachunkowe klienta",
+            "subjectDetails": {"fullName": "Biuro Rachunkowe Bilans"},
+        },
+    )
+    assert response.status_code == 202, response.text
 
 
 @pytest.fixture(name="sim")

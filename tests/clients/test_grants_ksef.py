@@ -8,6 +8,7 @@ import pytest
 from clients import grants
 from clients.models import AccessModel, PermissionGrant, Prerequisite
 from tests.clients.grants_support import (  # noqa: F401 - fixtures
+    client_grants_office,
     run_fixture,
     sim_fixture,
     store_personal,
@@ -81,7 +82,7 @@ def test_the_office_grants_indirect_rights_only_after_the_clients_delegable_gran
         sim.staff_token(accountant.pesel, client_company.nip)
 
     # The client grants the office in the Ministry's app (here: its own API call).
-    _client_grants_office(sim, client_company.nip, office.nip)
+    client_grants_office(sim, client_company.nip, office.nip)
     from clients.grant_checks import grants_verify_request
 
     run(grants_verify_request, actor=manager.user, client=client_company)
@@ -101,26 +102,6 @@ def test_the_office_grants_indirect_rights_only_after_the_clients_delegable_gran
     assert set(grant.ksef_permission_ids) == set(BOTH)
     tokens = sim.staff_token(accountant.pesel, client_company.nip)
     assert sim.permissions_of(tokens) >= set(BOTH)
-
-
-def _client_grants_office(sim, client_nip: str, office_nip: str) -> None:  # type: ignore[no-untyped-def]
-    from tests.ksef_simulator.helpers import bearer, owner_login
-
-    owner = owner_login(sim.http, client_nip)
-    response = sim.http.post(
-        "/permissions/entities/grants",
-        headers=bearer(owner.access),
-        json={
-            "subjectIdentifier": {"type": "Nip", "value": office_nip},
-            "permissions": [
-                {"type": "InvoiceWrite", "canDelegate": True},
-                {"type": "InvoiceRead", "canDelegate": True},
-            ],
-            "description": "Biuro rachunkowe klienta",
-            "subjectDetails": {"fullName": "Biuro Rachunkowe Bilans"},
-        },
-    )
-    assert response.status_code == 202, response.text
 
 
 def test_an_indirect_grant_the_simulator_refuses_ends_failed_with_the_reason(

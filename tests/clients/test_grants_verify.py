@@ -8,10 +8,17 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from clients import grant_checks, grants
-from clients.models import GrantsCheck, PermissionGrant, StaffDepartureJob
+from clients import grant_checks, grants, office_snapshot
+from clients.models import (
+    AccessModel,
+    GrantsCheck,
+    OfficeGrantsSnapshot,
+    PermissionGrant,
+    StaffDepartureJob,
+)
 from portal.models import AuditEvent
 from tests.clients.grants_support import (  # noqa: F401 - fixtures
+    client_grants_office,
     run_fixture,
     sim_fixture,
     store_seal,
@@ -257,3 +264,143 @@ def test_the_departure_resume_schedule_is_registered_once(db):  # type: ignore[n
 
     (entry,) = PeriodicTask.objects.filter(task="clients.staff_departures_resume", enabled=True)
     assert (entry.interval.every, entry.interval.period) == (10, "minutes")
+
+
+# --- The daily run reads the office's side once ----------------------------------------------
+
+ENTITY_QUERY = "/permissions/query/entities/grants"
+PERSONS_QUERY = "/permissions/query/persons/grants"
+
+
+def _office_model_clients(sim, office, count: int) -> list:  # type: ignore[no-untyped-def]
+    """`count` clients in the office model, each of which granted the office in KSeF."""
+    store_seal(office, None, office.nip)
+    clients = []
+    for n in range(count):
+        client = make_client(office, name=f"Klient biura {n:02d} sp. z o.o.")
+        client.access_model = AccessModel.OFFICE
+        client.save()
+        client_grants_office(sim, client.nip, office.nip)
+        clients.append(client)
+    return clients
+
+
+def _office_queries(sim) -> int:  # type: ignore[no-untyped-def]
+    return sim.transport.count("POST", ENTITY_QUERY) + sim.transport.count("POST", PERSONS_QUERY)
+
+
+def test_the_daily_run_reads_the_offices_grants_once_for_all_its_clients(
+    sim, run, office, manager, accountant
+):
+    clients = _office_model_clients(sim, office, 4)
+    run(grant_checks.grants_verify_all)  # discovers each client's grant to the office
+    indirect = run(
+        grants.grant_request_indirect,
+        actor=manager.user,
+        client=clients[0],
+        staff=[accountant],
+        permissions=BOTH,
+    )[0]
+    indirect.refresh_from_db()
+    assert indirect.state == State.GRANTED
+    before = _office_queries(sim)
+
+    assert run(grant_checks.grants_verify_all) == 4
+
+    # Two queries for the whole office (both lists fit a page), not two per client.
+    assert _office_queries(sim) - before == 2
+    assert OfficeGrantsSnapshot.objects.get(office=office).entity_grants
+    assert set(GrantsCheck.objects.filter(scheduled=True).values_list("state", flat=True)) == {
+        "done"
+    }
+    for client in clients:
+        entity = grants.office_entity_grant(client)
+        assert entity is not None and entity.verification == "verified"
+    indirect.refresh_from_db()
+    assert indirect.verification == PermissionGrant.Verification.VERIFIED
+
+
+def test_what_a_client_revoked_shows_through_the_snapshot_as_it_would_live(
+    sim, run, office, manager, accountant
+):
+    (client,) = _office_model_clients(sim, office, 1)
+    run(grant_checks.grants_verify_all)
+    indirect = run(
+        grants.grant_request_indirect,
+        actor=manager.user,
+        client=client,
+        staff=[accountant],
+        permissions=BOTH,
+    )[0]
+    entity = grants.office_entity_grant(client)
+    assert entity is not None
+    _revoke_in_the_ministrys_app(sim, client.nip, entity)
+
+    run(grant_checks.grants_verify_all)
+
+    entity.refresh_from_db()
+    indirect.refresh_from_db()
+    assert entity.verification == PermissionGrant.Verification.REVOKED_OUTSIDE
+    # The staff member's indirect grant is still listed, but works no more (Gotcha 10).
+    assert indirect.verification == PermissionGrant.Verification.REVOKED_OUTSIDE
+    assert "Klient odebrał biuru" in indirect.failure_message
+
+
+def test_a_snapshot_that_cannot_be_read_leaves_each_check_to_read_live(sim, run, office):
+    clients = _office_model_clients(sim, office, 2)
+    sim.faults(error_rate=1.0, path_prefix=ENTITY_QUERY)
+    sim.transport.heal_faults_after_first_hit = True  # only the snapshot's first query fails
+
+    run(grant_checks.grants_verify_all)
+
+    assert not OfficeGrantsSnapshot.objects.exists()
+    assert sim.transport.count("POST", ENTITY_QUERY) == 1 + len(clients)  # failed + live
+    for client in clients:
+        entity = grants.office_entity_grant(client)
+        assert entity is not None and entity.verification == "verified"
+
+
+def test_a_list_longer_than_the_cap_stores_no_snapshot(sim, run, office, monkeypatch):
+    _office_model_clients(sim, office, 1)
+    monkeypatch.setattr(office_snapshot, "MAX_PAGES", 0)
+
+    assert office_snapshot.snapshot_take(office) is None
+    assert not OfficeGrantsSnapshot.objects.exists()
+
+
+def test_check_now_and_a_stale_snapshot_read_ksef_live(sim, run, office, manager):
+    (client,) = _office_model_clients(sim, office, 1)
+    run(grant_checks.grants_verify_all)
+    entity = grants.office_entity_grant(client)
+    assert entity is not None
+    _revoke_in_the_ministrys_app(sim, client.nip, entity)  # the snapshot does not know yet
+
+    run(grant_checks.grants_verify_request, actor=manager.user, client=client)
+    entity.refresh_from_db()
+    assert entity.verification == PermissionGrant.Verification.REVOKED_OUTSIDE
+
+    OfficeGrantsSnapshot.objects.update(taken_at=timezone.now() - office_snapshot.MAX_AGE)
+    assert office_snapshot.snapshot_fresh(office) is None
+
+
+def test_under_the_production_limits_a_daily_run_over_many_clients_gets_no_429(
+    sim, run, office, manager
+):
+    clients = _office_model_clients(sim, office, 12)
+    # The office's context gets KSeF's production limits: 10/s, 30/min, 120/h per query.
+    owner = owner_login(sim.http, office.nip)
+    response = sim.http.post("/testdata/rate-limits/production", headers=bearer(owner.access))
+    assert response.status_code == 200, response.text
+
+    run(grant_checks.grants_verify_all)
+
+    assert not [e for e in sim.transport.exchanges if e[2] == 429]
+    for client in clients:
+        entity = grants.office_entity_grant(client)
+        assert entity is not None and entity.verification == "verified"
+    # The same clients checked one by one, live, as "Sprawdź teraz" does: two office
+    # queries each exhaust the per-second budget well before the twelfth.
+    for client in clients:
+        run(grant_checks.grants_verify_request, actor=manager.user, client=client)
+    assert [e for e in sim.transport.exchanges if e[2] == 429]
+    assert GrantsCheck.objects.filter(scheduled=False, state="failed").exists()

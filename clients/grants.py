@@ -219,14 +219,25 @@ def connected(client: Client, side: Side) -> Iterator[KsefContext]:
         raise translated from exc
 
 
-def all_pages(fetch: Callable[[int], PermissionPage[T]]) -> list[T]:
+def all_pages(
+    fetch: Callable[[int], PermissionPage[T]], *, max_pages: int = MAX_QUERY_PAGES
+) -> list[T]:
+    """Every page of a KSeF permission query, or GrantError: a list cut short would make
+    the grants beyond the cut look missing."""
     items: list[T] = []
-    for offset in range(MAX_QUERY_PAGES):
+    for offset in range(max_pages):
         page = fetch(offset)
         items.extend(page.items)
         if not page.has_more:
-            break
-    return items
+            return items
+    raise GrantError(
+        "list_too_long",
+        _(
+            "KSeF ma więcej niż %(pages)d stron uprawnień do odczytania — lista nie została "
+            "sprawdzona w całości."
+        )
+        % {"pages": max_pages},
+    )
 
 
 def persons_in_context(ctx: KsefContext, query_type: str, **filters: Any) -> list[Any]:

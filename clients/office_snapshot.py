@@ -15,39 +15,23 @@ own live queries, and a grant is never reported missing because a list was cut s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from django.utils import timezone
 
+from clients.grants import all_pages
 from clients.ksef_access import KsefContext, ksef_context, office_credential_for
 from clients.models import OfficeGrantsSnapshot
-from ksef.models import EntityPermissionGrant, Identifier, PermissionGrant, PermissionPage
+from ksef.models import EntityPermissionGrant, Identifier, PermissionGrant
 from portal.models import Office
 
 logger = logging.getLogger(__name__)
-
-T = TypeVar("T")
 
 MAX_AGE = timedelta(hours=2)  # older than this, a scheduled check reads live
 PAGE_SIZE = 100  # the contract's maximum
 MAX_PAGES = 1_000  # 100,000 grants; beyond that the run reads live rather than guess
 RATE_LIMIT_RETRIES = 6  # each waits out KSeF's Retry-After (at most two minutes)
-
-
-class SnapshotIncomplete(Exception):
-    """A list had more pages than MAX_PAGES: better no snapshot than a partial one."""
-
-
-def _whole(fetch: Callable[[int], PermissionPage[T]]) -> list[T]:
-    items: list[T] = []
-    for offset in range(MAX_PAGES):
-        page = fetch(offset)
-        items.extend(page.items)
-        if not page.has_more:
-            return items
-    raise SnapshotIncomplete(f"more than {MAX_PAGES * PAGE_SIZE} grants")
 
 
 def _identifier(value: Identifier | None) -> list[str | None] | None:
@@ -77,18 +61,20 @@ def _person_row(item: PermissionGrant) -> dict[str, Any]:
 
 
 def _read(ctx: KsefContext) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    entity = _whole(
+    entity = all_pages(
         lambda offset: ctx.session.call(
             ctx.client.query_entity_grants, page_offset=offset, page_size=PAGE_SIZE
-        )
+        ),
+        max_pages=MAX_PAGES,
     )
-    indirect = _whole(
+    indirect = all_pages(
         lambda offset: ctx.session.call(
             ctx.client.query_person_grants,
             query_type="PermissionsGrantedInCurrentContext",
             page_offset=offset,
             page_size=PAGE_SIZE,
-        )
+        ),
+        max_pages=MAX_PAGES,
     )
     return [_entity_row(e) for e in entity], [_person_row(p) for p in indirect]
 

@@ -404,3 +404,16 @@ def test_under_the_production_limits_a_daily_run_over_many_clients_gets_no_429(
         run(grant_checks.grants_verify_request, actor=manager.user, client=client)
     assert [e for e in sim.transport.exchanges if e[2] == 429]
     assert GrantsCheck.objects.filter(scheduled=False, state="failed").exists()
+
+
+def test_a_permission_list_longer_than_the_page_cap_is_an_error_not_a_short_list() -> None:
+    from ksef.models import PermissionPage
+
+    endless = PermissionPage(items=("grant",), has_more=True)
+
+    with pytest.raises(grants.GrantError) as error:
+        grants.all_pages(lambda offset: endless, max_pages=3)
+
+    assert error.value.code == "list_too_long"
+    assert "nie została sprawdzona w całości" in error.value.message
+    assert grants.all_pages(lambda offset: PermissionPage(("a", "b"), False)) == ["a", "b"]

@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 State = PermissionGrant.State
 Verification = PermissionGrant.Verification
 CHECK_STALE_AFTER = timedelta(minutes=15)
+# A scheduled check waits out this many 429s per request (Retry-After, at most two minutes
+# each): at 06:15 a thousand checks start together and share the per-IP login limit.
+SCHEDULED_RATE_LIMIT_RETRIES = 3
 
 
 # --- requesting checks ---------------------------------------------------------------------
@@ -136,7 +139,11 @@ class Seen:
 
 
 def _read(
-    client: Client, expected: list[PermissionGrant], snapshot: OfficeGrantsSnapshot | None
+    client: Client,
+    expected: list[PermissionGrant],
+    snapshot: OfficeGrantsSnapshot | None,
+    *,
+    rate_limit_retries: int,
 ) -> Seen:
     seen = Seen()
     wants_office = client.access_model == AccessModel.OFFICE or any(
@@ -151,7 +158,7 @@ def _read(
         if office_credential_for(client.office) is None:
             seen.notes.append(grants.no_credential_message("office", client))
         else:
-            with connected(client, "office") as ctx:
+            with connected(client, "office", rate_limit_retries=rate_limit_retries) as ctx:
                 seen.entity = grants.entity_grants_from(ctx, client)
                 seen.indirect = grants.persons_in_context(
                     ctx,
@@ -167,7 +174,7 @@ def _read(
         if client_credential_for(client) is None:
             seen.notes.append(grants.no_credential_message("client", client))
         else:
-            with connected(client, "client") as ctx:
+            with connected(client, "client", rate_limit_retries=rate_limit_retries) as ctx:
                 seen.persons = grants.persons_in_context(ctx, "PermissionsInCurrentContext")
     return seen
 
@@ -291,11 +298,19 @@ class Outcome:
     unchecked: int = 0
 
 
-def _verify(client: Client, snapshot: OfficeGrantsSnapshot | None) -> tuple[Outcome, list[str]]:
+def _verify(client: Client, check: GrantsCheck) -> tuple[Outcome, list[str]]:
     expected = list(
         client.grants.filter(state=State.GRANTED).select_related("grantee_membership__user")
     )
-    seen = _read(client, expected, snapshot)
+    if check.scheduled:
+        seen = _read(
+            client,
+            expected,
+            office_snapshot.snapshot_fresh(client.office),
+            rate_limit_retries=SCHEDULED_RATE_LIMIT_RETRIES,
+        )
+    else:
+        seen = _read(client, expected, None, rate_limit_retries=0)
     outcome = Outcome()
     for grant in expected:
         found, reason = _found_for(grant, seen)
@@ -317,9 +332,8 @@ def grants_verify_client(*, check_id: int) -> GrantsCheck | None:
         return None
     check = GrantsCheck.objects.select_related("client__office").get(pk=check_id)
     client = check.client
-    snapshot = office_snapshot.snapshot_fresh(client.office) if check.scheduled else None
     try:
-        outcome, notes = _verify(client, snapshot)
+        outcome, notes = _verify(client, check)
     except (GrantError, KsefBusy) as exc:
         return _finish(check, GrantsCheck.State.FAILED, exc.message)
     _notify_missing(client, outcome.missing)

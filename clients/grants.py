@@ -200,8 +200,11 @@ def side_of(grant: PermissionGrant) -> Side:
 
 
 @contextmanager
-def connected(client: Client, side: Side) -> Iterator[KsefContext]:
-    """A logged-in KSeF context for the client's or the office's side; errors translated."""
+def connected(client: Client, side: Side, *, rate_limit_retries: int = 0) -> Iterator[KsefContext]:
+    """A logged-in KSeF context for the client's or the office's side; errors translated.
+
+    Work nobody waits for (the daily checks) passes `rate_limit_retries` to wait out a 429
+    as KSeF asks instead of failing; interactive work reports "busy" at once."""
     office = client.office
     credential = (
         client_credential_for(client) if side == "client" else office_credential_for(office)
@@ -210,7 +213,12 @@ def connected(client: Client, side: Side) -> Iterator[KsefContext]:
         raise GrantError("no_credential", no_credential_message(side, client))
     nip = client.nip if side == "client" else office.nip
     try:
-        with ksef_context(credential=credential, context_nip=nip, purpose="grants") as ctx:
+        with ksef_context(
+            credential=credential,
+            context_nip=nip,
+            purpose="grants",
+            rate_limit_retries=rate_limit_retries,
+        ) as ctx:
             yield ctx
     except Exception as exc:
         translated = _translate(exc, nip)

@@ -417,3 +417,25 @@ def test_a_permission_list_longer_than_the_page_cap_is_an_error_not_a_short_list
     assert error.value.code == "list_too_long"
     assert "nie została sprawdzona w całości" in error.value.message
     assert grants.all_pages(lambda offset: PermissionPage(("a", "b"), False)) == ["a", "b"]
+
+
+def test_a_scheduled_check_waits_out_a_429_while_check_now_reports_busy(
+    sim, run, office, manager, accountant, client_company
+):
+    grant = _granted(run, manager, client_company, [accountant])
+    sim.faults(rate_limit_storm=1.0, storm_retry_after=1, path_prefix=PERSONS_QUERY)
+    before = sim.transport.count("POST", PERSONS_QUERY)
+
+    check = run(grant_checks.grants_verify_request, actor=manager.user, client=client_company)
+    check.refresh_from_db()
+    assert check.state == GrantsCheck.State.FAILED
+    # No retry while someone waits for the answer.
+    assert sim.transport.count("POST", PERSONS_QUERY) == before + 1
+
+    sim.transport.heal_faults_after_first_hit = True  # the next 429 is the last one
+    run(grant_checks.grants_verify_all)
+
+    scheduled = GrantsCheck.objects.get(scheduled=True)
+    assert scheduled.state == GrantsCheck.State.DONE, scheduled.message
+    grant.refresh_from_db()
+    assert grant.verification == PermissionGrant.Verification.VERIFIED

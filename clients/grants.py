@@ -537,22 +537,45 @@ def grant_request_indirect(
     return [grant for grant in created if grant is not None]
 
 
+def _transition(
+    grant: PermissionGrant,
+    from_state: str,
+    action: str,
+    *,
+    actor: User | None = None,
+    details: dict[str, Any] | None = None,
+    **fields: Any,
+) -> bool:
+    """Move the grant out of `from_state` with one conditional UPDATE and audit it — only
+    if this call made the move, so two workers racing through the same step record it once.
+    """
+    with transaction.atomic():
+        moved = PermissionGrant.objects.filter(pk=grant.pk, state=from_state).update(**fields)
+        if moved:
+            audit_record(
+                office=grant.client.office, actor=actor, action=action, obj=grant, details=details
+            )
+    return bool(moved)
+
+
 def grant_retry(*, actor: User, grant: PermissionGrant) -> PermissionGrant:
     """Try a failed grant again. A finished failed operation is not resumed; an unconfirmed
     one is (and an uncertain submission is looked up before anything is resent)."""
     operation_final = grant.failure_code.isdigit()
     with transaction.atomic():
-        updated = PermissionGrant.objects.filter(pk=grant.pk, state=State.FAILED).update(
+        if not _transition(
+            grant,
+            State.FAILED,
+            "grant.retried",
+            actor=actor,
             state=State.REQUESTED,
             failure_code="",
             failure_message="",
             progress_note="",
             completed_at=None,
             operation_reference="" if operation_final else grant.operation_reference,
-        )
-        if not updated:
+        ):
             raise GrantError("state", _("Ponowić można tylko nieudane nadanie."))
-        audit_record(office=grant.client.office, actor=actor, action="grant.retried", obj=grant)
         _queue(grant.pk)
     grant.refresh_from_db()
     return grant
@@ -599,48 +622,38 @@ def _note(grant: PermissionGrant, message: str) -> None:
 def _mark_granted(grant: PermissionGrant, found: dict[str, str]) -> None:
     now = timezone.now()
     complete = all(scope in found for scope in grant.permissions)
-    with transaction.atomic():
-        updated = PermissionGrant.objects.filter(pk=grant.pk, state=State.REQUESTED).update(
-            state=State.GRANTED,
-            ksef_permission_ids=found,
-            completed_at=now,
-            verification=PermissionGrant.Verification.VERIFIED if complete else "",
-            verified_at=now if complete else None,
-            missing_notified_at=None,
-            failure_code="",
-            failure_message="",
-            progress_note="",
-            submission_claimed_at=None,
-            submission_uncertain=False,
-        )
-        if updated:
-            audit_record(
-                office=grant.client.office,
-                actor=None,
-                action="grant.granted",
-                obj=grant,
-                details={"permission_ids": found, "operation": grant.operation_reference},
-            )
+    _transition(
+        grant,
+        State.REQUESTED,
+        "grant.granted",
+        details={"permission_ids": found, "operation": grant.operation_reference},
+        state=State.GRANTED,
+        ksef_permission_ids=found,
+        completed_at=now,
+        verification=PermissionGrant.Verification.VERIFIED if complete else "",
+        verified_at=now if complete else None,
+        missing_notified_at=None,
+        failure_code="",
+        failure_message="",
+        progress_note="",
+        submission_claimed_at=None,
+        submission_uncertain=False,
+    )
 
 
 def _mark_failed(grant: PermissionGrant, code: str, message: str) -> None:
-    with transaction.atomic():
-        updated = PermissionGrant.objects.filter(pk=grant.pk, state=State.REQUESTED).update(
-            state=State.FAILED,
-            failure_code=code[:20],
-            failure_message=message,
-            completed_at=timezone.now(),
-            progress_note="",
-            submission_claimed_at=None,
-        )
-        if updated:
-            audit_record(
-                office=grant.client.office,
-                actor=None,
-                action="grant.failed",
-                obj=grant,
-                details={"code": code, "operation": grant.operation_reference},
-            )
+    _transition(
+        grant,
+        State.REQUESTED,
+        "grant.failed",
+        details={"code": code, "operation": grant.operation_reference},
+        state=State.FAILED,
+        failure_code=code[:20],
+        failure_message=message,
+        completed_at=timezone.now(),
+        progress_note="",
+        submission_claimed_at=None,
+    )
 
 
 def _description(grant: PermissionGrant) -> str:
@@ -799,57 +812,47 @@ def grant_revoke(*, actor: User | None, grant: PermissionGrant) -> PermissionGra
 
 
 def revoke_begin(*, actor: User | None, grant: PermissionGrant) -> None:
-    updated = PermissionGrant.objects.filter(pk=grant.pk, state=State.GRANTED).update(
-        state=State.REVOKING, failure_code="", failure_message="", progress_note=""
-    )
-    if not updated:
-        raise GrantError("state", _("Odebrać można tylko nadane uprawnienie."))
-    audit_record(
-        office=grant.client.office,
+    if not _transition(
+        grant,
+        State.GRANTED,
+        "grant.revoke_requested",
         actor=actor,
-        action="grant.revoke_requested",
-        obj=grant,
         details={"grantee": grant.grantee_identifier, "client_nip": grant.client.nip},
-    )
+        state=State.REVOKING,
+        failure_code="",
+        failure_message="",
+        progress_note="",
+    ):
+        raise GrantError("state", _("Odebrać można tylko nadane uprawnienie."))
     grant.refresh_from_db()
 
 
 def revoke_failed(grant: PermissionGrant, code: str, message: str) -> None:
-    with transaction.atomic():
-        updated = PermissionGrant.objects.filter(pk=grant.pk, state=State.REVOKING).update(
-            state=State.GRANTED,
-            failure_code=code[:20],
-            failure_message=_("Nie udało się odebrać uprawnienia: %(m)s") % {"m": message},
-            progress_note="",
-            submission_claimed_at=None,
-        )
-        if updated:
-            audit_record(
-                office=grant.client.office,
-                actor=None,
-                action="grant.revoke_failed",
-                obj=grant,
-                details={"code": code},
-            )
+    _transition(
+        grant,
+        State.REVOKING,
+        "grant.revoke_failed",
+        details={"code": code},
+        state=State.GRANTED,
+        failure_code=code[:20],
+        failure_message=_("Nie udało się odebrać uprawnienia: %(m)s") % {"m": message},
+        progress_note="",
+        submission_claimed_at=None,
+    )
 
 
 def _mark_revoked(grant: PermissionGrant) -> None:
-    with transaction.atomic():
-        updated = PermissionGrant.objects.filter(pk=grant.pk, state=State.REVOKING).update(
-            state=State.REVOKED,
-            completed_at=timezone.now(),
-            progress_note="",
-            submission_claimed_at=None,
-            submission_uncertain=False,
-        )
-        if updated:
-            audit_record(
-                office=grant.client.office,
-                actor=None,
-                action="grant.revoked",
-                obj=grant,
-                details={"operations": grant.revoke_operation_references},
-            )
+    _transition(
+        grant,
+        State.REVOKING,
+        "grant.revoked",
+        details={"operations": grant.revoke_operation_references},
+        state=State.REVOKED,
+        completed_at=timezone.now(),
+        progress_note="",
+        submission_claimed_at=None,
+        submission_uncertain=False,
+    )
 
 
 def _send_revocations(grant: PermissionGrant, ctx: KsefContext, ids: dict[str, str]) -> None:

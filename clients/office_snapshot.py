@@ -115,10 +115,10 @@ def snapshot_take(office: Office) -> OfficeGrantsSnapshot | None:
     return snapshot
 
 
-def snapshot_fresh(office: Office, now: datetime | None = None) -> OfficeGrantsSnapshot | None:
-    moment = now or timezone.now()
+def snapshot_fresh(office: Office) -> OfficeGrantsSnapshot | None:
+    """The office's snapshot if this run (or one within MAX_AGE) took it."""
     return OfficeGrantsSnapshot.objects.filter(
-        office=office, taken_at__gte=moment - MAX_AGE
+        office=office, taken_at__gte=timezone.now() - MAX_AGE
     ).first()
 
 
@@ -126,7 +126,9 @@ def _as_identifier(row: list[str | None] | None) -> Identifier | None:
     return Identifier(str(row[0]), row[1]) if row else None
 
 
-def entity_grants_of(snapshot: OfficeGrantsSnapshot, client_nip: str) -> list[Any]:
+def entity_grants_of(
+    snapshot: OfficeGrantsSnapshot, client_nip: str
+) -> list[EntityPermissionGrant]:
     """What the client with `client_nip` granted the office, as `query/entities/grants` says."""
     return [
         EntityPermissionGrant(
@@ -142,7 +144,7 @@ def entity_grants_of(snapshot: OfficeGrantsSnapshot, client_nip: str) -> list[An
     ]
 
 
-def indirect_grants_of(snapshot: OfficeGrantsSnapshot, client_nip: str) -> list[Any]:
+def indirect_grants_of(snapshot: OfficeGrantsSnapshot, client_nip: str) -> list[PermissionGrant]:
     """The office's indirect grants to persons in the client's context."""
     return [
         PermissionGrant(

@@ -271,7 +271,7 @@ class UploadLink(models.Model):
 
 
 # === Expiry reminders ========================================================================
-# Owned by the expiry-audit-and-reminders work (certificates/reminders.py, expiry.py). Kept at
+# Used by the expiry dashboard and reminders (certificates/expiry/). Kept at
 # the end of the file, apart from the upload models above, because Django needs every model
 # of the app in models.py.
 

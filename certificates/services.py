@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from certificates import ksef_gateway
+from certificates import connection
 from certificates.custody import SecretUnreadable, secret_read
 from certificates.models import Credential, CredentialCheck, CredentialSecret, UploadLink
 from certificates.validation import (
@@ -40,6 +40,7 @@ from certificates.validation import (
 from clients.models import AccessModel, Client, LegalForm, Prerequisite
 from portal.audit import audit_record
 from portal.models import Office
+from portal.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -326,8 +327,6 @@ def credential_check_request(
         raise ValueError("an offline certificate cannot log in")
     if credential.client_id is not None and credential.client_id != client.pk:
         raise ValueError("a client's credential logs into that client's context only")
-    from certificates.tasks import credential_check_run
-
     with transaction.atomic():
         check = CredentialCheck.objects.create(
             credential=credential, client=client, requested_by=actor
@@ -339,7 +338,7 @@ def credential_check_request(
             obj=credential,
             details={"check_id": check.pk, "context_nip": client.nip},
         )
-        transaction.on_commit(lambda: credential_check_run.delay(check.pk))
+        enqueue_on_commit("certificates.credential_check_run", check.pk)
     return check
 
 
@@ -377,7 +376,7 @@ def credential_check_perform(*, check_id: int) -> CredentialCheck | None:
             ),
             used=False,
         )
-    outcome = ksef_gateway.test_login(
+    outcome = connection.test_login(
         credential=credential, material=material, context_nip=check.client.nip
     )
     del material

@@ -44,7 +44,7 @@ from django.utils.functional import Promise
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
-from clients.models import AccessModel, Client, OnboardingStage, PermissionGrant, Prerequisite
+from clients.models import AccessModel, Client, OnboardingStage, Prerequisite
 from portal.access import ALL_ROLES, require_role, scoped_get
 from portal.models import Membership
 from portal.validators import normalize_identifier
@@ -76,6 +76,16 @@ def client_get(membership: Membership, pk: int, *, roles: Iterable[str] = ALL_RO
     return client
 
 
+def _related_model(relation: str) -> Any:
+    """The model behind one of Client's reverse relations (`credentials`, `grants`).
+
+    The health row shows data of apps above this one (certificates, grants); it reaches
+    their models through the ORM relation they declared on Client instead of importing
+    them, so the dependency keeps pointing one way.
+    """
+    return Client._meta.get_field(relation).related_model
+
+
 def credential_annotations() -> dict[str, Combinable]:
     """The credential columns of the health row: kind ("" = none) and expiry.
 
@@ -83,8 +93,7 @@ def credential_annotations() -> dict[str, Combinable]:
     authentication certificate (or, while tokens work, a KSeF token); for a client on the
     office model, the office's own active credential.
     """
-    from certificates.models import Credential  # certificates depends on clients, not back
-
+    Credential = _related_model("credentials")
     usable = [Credential.Kind.AUTHENTICATION, Credential.Kind.TOKEN]
     certificate_first = Case(
         When(kind=Credential.Kind.AUTHENTICATION, then=Value(0)), default=Value(1)
@@ -116,7 +125,8 @@ def credential_annotations() -> dict[str, Combinable]:
     }
 
 
-def _granted(**extra: Any) -> QuerySet[PermissionGrant, Any]:
+def _granted(**extra: Any) -> QuerySet[Any, Any]:
+    PermissionGrant = _related_model("grants")
     return (
         PermissionGrant.objects.filter(
             client=OuterRef("pk"), state=PermissionGrant.State.GRANTED, **extra
@@ -143,8 +153,8 @@ def clients_with_health(clients: QuerySet[Client]) -> QuerySet[Client]:
             Subquery(
                 _granted(
                     verification__in=[
-                        PermissionGrant.Verification.MISSING,
-                        PermissionGrant.Verification.REVOKED_OUTSIDE,
+                        _related_model("grants").Verification.MISSING,
+                        _related_model("grants").Verification.REVOKED_OUTSIDE,
                     ]
                 )
                 .annotate(n=Count("pk"))
@@ -265,8 +275,7 @@ def prerequisite_health(client: Client) -> Health:
 
 
 def credential_health(client: Client) -> Health:
-    from certificates.models import Credential
-
+    Credential = _related_model("credentials")
     kind_code = getattr(client, "credential_kind", "")
     if not kind_code:
         return Health(_("brak"), "none")

@@ -9,5 +9,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Modules not named tasks.py: the expiry reminders (certificates/tasks_reminders.py).
-app.autodiscover_tasks(["certificates"], related_name="tasks_reminders")
+# Packages inside an app that have tasks of their own: the expiry reminders.
+app.autodiscover_tasks(["certificates.expiry"])

@@ -58,7 +58,10 @@ INSTALLED_APPS = [
     "portal",
     "clients",
     "certificates",
+    "grants",
     "invoices",
+    "demo",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from dashboard import views as dashboard_views
 from portal import views
 
 staff_patterns = [
@@ -17,7 +18,7 @@ audit_patterns = [
 ]
 
 urlpatterns = [
-    path("", views.dashboard, name="dashboard"),
+    path("", dashboard_views.dashboard, name="dashboard"),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
@@ -30,8 +31,8 @@ urlpatterns = [
     path("audit/", include((audit_patterns, "audit"))),
     path("clients/", include("clients.urls")),
     path("credentials/", include("certificates.urls")),
-    path("expiry/", include("certificates.urls_expiry")),
-    path("grants/", include("clients.grant_urls")),
+    path("expiry/", include("certificates.expiry.urls")),
+    path("grants/", include("grants.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -1,4 +1,4 @@
-"""The portal's own pages: dashboard, staff management (admins) and the audit log."""
+"""The base layer's own pages: staff management (admins) and the audit log."""
 
 from __future__ import annotations
 
@@ -11,31 +11,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import services
-from portal.access import ADMINS, ALL_ROLES, MANAGERS, membership_of, role_required, scoped_get
+from portal.access import ADMINS, MANAGERS, membership_of, role_required, scoped_get
+from portal.departure import departure_followup_url
 from portal.forms import AuditFilterForm, StaffCreateForm, StaffRoleForm
 from portal.http import HtmxHttpRequest, redirect_after_post
 from portal.models import Membership
 from portal.selectors import (
     audit_actions_of_office,
     audit_events_of_office,
-    dashboard_counts,
-    recent_audit_events,
     staff_of_office,
 )
 
 AUDIT_PAGE_SIZE = 50
-
-
-@require_GET
-@role_required(*ALL_ROLES)
-def dashboard(request: HtmxHttpRequest) -> HttpResponse:
-    membership = membership_of(request)
-    context = {
-        "counts": dashboard_counts(membership),
-        "recent_events": recent_audit_events(membership) if membership.sees_all_clients else [],
-    }
-    template = "portal/dashboard.html#counts" if request.htmx else "portal/dashboard.html"
-    return render(request, template, context)
 
 
 @require_GET
@@ -99,11 +86,10 @@ def staff_deactivate(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     notice = _("Konto %(name)s jest nieaktywne — ta osoba nie zaloguje się do portalu.") % {
         "name": member.display_name
     }
-    from clients.grant_checks import grants_naming  # the grants side offers to revoke them
-
-    if grants_naming(member).exists():
+    followup = departure_followup_url(member)  # e.g. revoking the person's KSeF grants
+    if followup:
         messages.success(request, notice)
-        return redirect_after_post(request, reverse("grants:departure", args=[member.pk]))
+        return redirect_after_post(request, followup)
     return _staff_row_response(request, member, notice=notice)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django import template
 
-from certificates.expiry import reminders_for_client
+from certificates.expiry.selectors import reminders_for_client
 from clients.models import Client
 
 register = template.Library()

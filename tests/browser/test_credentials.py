@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from certificates import ksef_gateway
+from certificates import connection
 from ksef_simulator import SimulatorConfig, create_app
 from tests.browser.conftest import live_url, log_in
 from tests.certificates.conftest import PASSWORD, make_files
@@ -21,9 +21,9 @@ def simulator(settings: Any) -> Iterator[None]:
         SimulatorConfig(profile="fast", jwt_secret=b"browser-tests-browser-tests-brow")
     )
     settings.KSEF_BASE_URL = "http://ksef-sim/v2"
-    ksef_gateway.set_transport(SimTransport(app))
+    connection.set_transport(SimTransport(app))
     yield
-    ksef_gateway.set_transport(None)
+    connection.set_transport(None)
 
 
 @pytest.mark.browser

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from clients.models import PermissionGrant
+from grants.models import PermissionGrant
 from tests.browser.conftest import live_url, log_in
-from tests.clients.grants_support import sim_fixture, store_seal  # noqa: F401 - fixtures
+from tests.grants.grants_support import sim_fixture, store_seal  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 

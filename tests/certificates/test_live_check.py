@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 from django.urls import reverse
 
-from certificates import ksef_gateway
+from certificates import connection
 from certificates.models import Credential, CredentialCheck
 from clients.models import AccessModel, LegalForm, Prerequisite
 from ksef_simulator import SimulatorConfig, create_app
@@ -43,10 +43,10 @@ def simulator(settings) -> Iterator[tuple[httpx.Client, State]]:  # type: ignore
         SimulatorConfig(profile="fast", jwt_secret=b"portal-tests-portal-tests-portal")
     )
     settings.KSEF_BASE_URL = SIM_BASE_URL
-    ksef_gateway.set_transport(SimTransport(app))
+    connection.set_transport(SimTransport(app))
     with httpx.Client(transport=SimTransport(app), base_url=SIM_BASE_URL) as sim:
         yield sim, app.extensions["ksef_simulator"]
-    ksef_gateway.set_transport(None)
+    connection.set_transport(None)
 
 
 def _upload(browser, client_pk: int, files: CredentialFiles, kind: str = "authentication"):  # type: ignore[no-untyped-def]
@@ -275,7 +275,7 @@ def test_an_unreachable_ksef_is_reported_in_polish(
     settings, login, accountant, client_company, client_files
 ):
     settings.KSEF_BASE_URL = "http://127.0.0.1:9/v2"  # discard port: nothing listens
-    ksef_gateway.set_transport(None)
+    connection.set_transport(None)
     browser = login(accountant)
     credential = _upload(browser, client_company.pk, client_files)
 

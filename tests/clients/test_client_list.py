@@ -12,7 +12,8 @@ from django.utils import timezone
 
 from certificates.models import Credential
 from clients import selectors
-from clients.models import LegalForm, OnboardingStage, PermissionGrant, Prerequisite
+from clients.models import LegalForm, OnboardingStage, Prerequisite
+from grants.models import PermissionGrant
 from invoices.models import InvoiceSyncState
 from tests.factories import make_client, make_member
 

@@ -7,7 +7,7 @@ from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from clients.models import PermissionGrant
+from grants.models import PermissionGrant
 from portal.audit import audit_record
 
 pytestmark = pytest.mark.django_db

@@ -20,7 +20,7 @@ from django.core import mail
 
 from certificates.models import SentReminder
 from portal.celery import app
-from tests.certificates.expiry_factories import days_from_now, make_credential, new_client
+from tests.certificates.expiry.factories import days_from_now, make_credential, new_client
 
 
 @pytest.fixture

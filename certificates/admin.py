@@ -1,5 +1,5 @@
-"""Admin: metadata only. `CredentialSecret` is deliberately not registered — no page of the
-portal, the admin included, ever shows a stored secret."""
+"""Admin: metadata only. `CredentialSecret` and `KsefSessionTokens` are deliberately not
+registered — no page of the portal, the admin included, ever shows a stored secret."""
 
 from __future__ import annotations
 

@@ -24,22 +24,27 @@ sleeps on a 5xx: it raises at once and the task decides when to come back.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from django.conf import settings
 from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from certificates.custody import SecretMaterial, secret_read
-from certificates.models import Credential
+from certificates.models import Credential, KsefSessionTokens
 from clients.models import AccessModel, Client
 from ksef import certificates as kc
 from ksef import errors
 from ksef.client import KsefClient
-from ksef.session import KsefSession, authenticate
+from ksef.models import AuthenticationTokens, TokenInfo
+from ksef.session import KsefSession, authenticate, obtain_tokens
 from portal.audit import audit_record
 from portal.models import Office
 
@@ -50,6 +55,8 @@ TIMEOUT_SECONDS = 20.0
 # Authentication on DEMO/PRD waits for the certificate's OCSP/CRL check.
 AUTH_POLL_TIMEOUT_SECONDS = 60.0
 POLL_TIMEOUT_SECONDS = AUTH_POLL_TIMEOUT_SECONDS
+# A cached login whose refresh token expires sooner than this is not resumed.
+SESSION_REUSE_MARGIN = timedelta(minutes=30)
 
 _transport: httpx.BaseTransport | None = None
 
@@ -178,6 +185,119 @@ def ksef_context(
         yield KsefContext(
             client=client, session=session, context_nip=context_nip, credential=credential
         )
+
+
+def _login_tokens(
+    client: KsefClient,
+    credential: Credential,
+    context_nip: str,
+    purpose: str,
+    *,
+    now: Callable[[], datetime],
+    sleep: Callable[[float], None],
+) -> AuthenticationTokens:
+    """A full login (XAdES or KSeF token): decrypt the secret, sign, audit the use."""
+    material = secret_read(credential)
+    if credential.kind == Credential.Kind.TOKEN:
+        secret: dict[str, Any] = {"ksef_token": material.token}
+    else:
+        secret = {
+            "certificate": kc.load_certificate(credential.certificate_pem.encode("ascii")),
+            "private_key": kc.load_private_key(
+                material.private_key_pem.encode("ascii"), material.key_password or None
+            ),
+        }
+    del material
+    tokens = obtain_tokens(
+        client,
+        context_type="Nip",
+        context_value=context_nip,
+        poll_timeout=AUTH_POLL_TIMEOUT_SECONDS,
+        poll_interval=0.5,
+        now=now,
+        sleep=sleep,
+        **secret,
+    )
+    audit_record(
+        office=credential.office,
+        actor=None,
+        action="credential.used",
+        obj=credential,
+        details={"purpose": purpose, "context_nip": context_nip},
+    )
+    return tokens
+
+
+def _cached_tokens(
+    credential: Credential, context_nip: str, now: datetime
+) -> AuthenticationTokens | None:
+    rows = KsefSessionTokens.objects.filter(credential=credential, context_nip=context_nip)
+    try:
+        row = rows.first()
+    except Exception:  # damaged or encrypted with another key: a fresh login repairs it
+        logger.warning("cached KSeF session of credential %s unreadable", credential.pk)
+        return None
+    if row is None or row.refresh_valid_until is None or not row.refresh_token:
+        return None
+    if row.refresh_valid_until - SESSION_REUSE_MARGIN <= now:
+        return None  # about to expire: a fresh login now beats one mid-cycle
+    return AuthenticationTokens(
+        access_token=TokenInfo(str(row.access_token), row.access_valid_until),
+        refresh_token=TokenInfo(str(row.refresh_token), row.refresh_valid_until),
+    )
+
+
+def _keep_tokens(credential: Credential, context_nip: str, session: KsefSession) -> None:
+    access, refresh = session.tokens()
+    KsefSessionTokens.objects.update_or_create(
+        credential=credential,
+        context_nip=context_nip,
+        defaults={
+            "access_token": access.token,
+            "access_valid_until": access.valid_until,
+            "refresh_token": refresh.token if refresh else "",
+            "refresh_valid_until": refresh.valid_until if refresh else None,
+        },
+    )
+
+
+@contextmanager
+def reusable_session(
+    *,
+    credential: Credential,
+    context_nip: str,
+    purpose: str,
+    http: httpx.Client,
+    now: Callable[[], datetime] = timezone.now,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[KsefContext]:
+    """A KSeF session for unattended work that returns every few minutes (the sync).
+
+    The tokens of the last login are kept encrypted (KsefSessionTokens) and reused: the
+    access token while valid, then the refresh token (up to 7 days), and only then a new
+    login with the credential, which is when the secret is decrypted and the use written
+    to the custody log. No retries inside: the caller's task decides when to come back.
+    """
+    client = KsefClient(settings.KSEF_BASE_URL, http=http, max_retries=0, max_rate_limit_retries=0)
+
+    def login() -> AuthenticationTokens:
+        return _login_tokens(client, credential, context_nip, purpose, now=now, sleep=sleep)
+
+    tokens = _cached_tokens(credential, context_nip, now()) or login()
+    session = KsefSession(
+        client, tokens, authenticator=login, context=f"Nip:{context_nip}", now=now
+    )
+    try:
+        yield KsefContext(
+            client=client, session=session, context_nip=context_nip, credential=credential
+        )
+    finally:
+        _keep_tokens(credential, context_nip, session)
+
+
+def forget_session(*, credential: Credential, context_nip: str) -> None:
+    """Drop the cached tokens (after KSeF refused them, or the rights changed)."""
+    KsefSessionTokens.objects.filter(credential=credential, context_nip=context_nip).delete()
 
 
 # --- the live test login and the messages of failed logins ------------------------------

@@ -188,6 +188,39 @@ class CredentialSecret(models.Model):
         return f"secret of credential #{self.credential_id}"
 
 
+class KsefSessionTokens(models.Model):
+    """The tokens of the last KSeF login of one credential into one context, kept encrypted.
+
+    Unattended work that comes back every few minutes (the invoice sync) refreshes the
+    access token with the refresh token (valid up to 7 days) instead of signing a new
+    XAdES login each time; see certificates.connection.reusable_session. Replacing or
+    deleting the credential deletes these rows.
+    """
+
+    credential = models.ForeignKey(
+        Credential, on_delete=models.CASCADE, related_name="session_tokens"
+    )
+    context_nip = models.CharField(max_length=10)
+    access_token = encrypt(models.TextField(blank=True, default=""))
+    access_valid_until = models.DateTimeField()
+    refresh_token = encrypt(models.TextField(blank=True, default=""))
+    refresh_valid_until = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("sesja KSeF (tokeny)")
+        verbose_name_plural = _("sesje KSeF (tokeny)")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential", "context_nip"], name="session_tokens_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        # Never a token: this string can end up in logs and the admin.
+        return f"KSeF session of credential #{self.credential_id} in {self.context_nip}"
+
+
 class CredentialCheck(models.Model):
     """One live test login with a stored credential into one client's KSeF context."""
 

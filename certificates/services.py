@@ -295,6 +295,8 @@ def secret_destroy(*, credential: Credential) -> None:
     CredentialSecret.objects.filter(credential=credential).update(
         private_key_pem="", key_password="", token="", destroyed_at=timezone.now()
     )
+    # Cached KSeF logins of the credential would outlive it by up to seven days.
+    credential.session_tokens.all().delete()
 
 
 def credential_delete(*, actor: User, credential: Credential) -> Credential:

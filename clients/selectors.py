@@ -164,7 +164,8 @@ def clients_with_health(clients: QuerySet[Client]) -> QuerySet[Client]:
             0,
         ),
         sync_last_success_at=F("sync_state__last_success_at"),
-        sync_last_error=F("sync_state__last_error"),
+        sync_last_error_code=F("sync_state__last_error_code"),
+        sync_last_error_params=F("sync_state__last_error_params"),
         sync_last_error_at=F("sync_state__last_error_at"),
     )
     stage_rules = [
@@ -309,7 +310,12 @@ def grants_health(client: Client) -> Health:
 
 def sync_health(client: Client) -> Health:
     success = getattr(client, "sync_last_success_at", None)
-    error = getattr(client, "sync_last_error", "") or ""
+    code = getattr(client, "sync_last_error_code", "") or ""
+    error = (
+        _related_model("sync_state").error_text(code, getattr(client, "sync_last_error_params", {}))
+        if code
+        else ""
+    )
     if success is None and not error:
         return Health(_("jeszcze nie"), "none")
     parts = [_when(success)] if success else [str(_("jeszcze nie"))]

@@ -1,15 +1,60 @@
-"""Django admin for the invoice synchronisation state."""
+"""Django admin for invoices and their sync. Read-only where the engine owns the rows:
+editing a cursor by hand could skip invoices; the export key of a cursor is never shown."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from typing import Any
 
-from invoices.models import InvoiceSyncState
+from django.contrib import admin
+from django.http import HttpRequest
+
+from invoices.models import ClientInvoice, Invoice, InvoiceSyncState, OfficeSyncSettings, SyncCursor
+
+
+class ReadOnly(admin.ModelAdmin[Any]):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Invoice)
+class InvoiceAdmin(ReadOnly):
+    list_display = ("ksef_number", "invoice_number", "issue_date", "seller_nip", "gross_amount")
+    list_filter = ("form_code", "invoice_type", "invoicing_mode")
+    search_fields = ("ksef_number", "invoice_number", "seller_nip", "buyer_identifier")
+    exclude = ("xml",)
+    date_hierarchy = "issue_date"
+
+
+@admin.register(ClientInvoice)
+class ClientInvoiceAdmin(ReadOnly):
+    list_display = ("client", "subject_type", "invoice", "issue_date")
+    list_filter = ("subject_type",)
+    search_fields = ("client__nip", "invoice__ksef_number")
+    list_select_related = ("client", "invoice")
+    raw_id_fields = ("client", "invoice")
+
+
+@admin.register(SyncCursor)
+class SyncCursorAdmin(ReadOnly):
+    list_display = ("client", "subject_type", "state", "high_water_mark", "last_success_at")
+    list_filter = ("state", "subject_type")
+    search_fields = ("client__name", "client__nip")
+    list_select_related = ("client",)
+    exclude = ("export_key",)
 
 
 @admin.register(InvoiceSyncState)
 class InvoiceSyncStateAdmin(admin.ModelAdmin[InvoiceSyncState]):
-    list_display = ("client", "last_success_at", "last_error_at")
+    list_display = ("client", "last_success_at", "last_error_code", "last_error_at", "paused")
+    list_filter = ("paused",)
     search_fields = ("client__name", "client__nip")
     list_select_related = ("client",)
     raw_id_fields = ("client",)
+
+
+@admin.register(OfficeSyncSettings)
+class OfficeSyncSettingsAdmin(admin.ModelAdmin[OfficeSyncSettings]):
+    list_display = ("office", "backfill_from", "updated_at")

@@ -1,20 +1,138 @@
-"""Per-client invoice synchronisation state (the sync engine comes with its own issue)."""
+"""Invoices fetched from KSeF, stored once and linked to every client they concern, and the
+state of the sync engine that fetches them (invoices/sync/).
+
+An invoice is identified by its KSeF number. The original XML is kept byte for byte (its
+SHA-256 is KSeF's `invoiceHash`), next to the metadata KSeF returned for it, copied into
+columns the lists filter and sort on. A client's role in an invoice is the subject type
+KSeF filtered on when the invoice came in: an invoice between two clients of the office is
+one row here and two links, Subject1 for the seller and Subject2 for the buyer.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django_cryptography.fields import encrypt
 
 from clients.models import Client
+from portal.models import Office
+
+
+class SubjectType(models.TextChoices):
+    """KSeF's `subjectType` values: the side of the invoice the client's context is on."""
+
+    SUBJECT1 = "Subject1", _("Sprzedaż (Podmiot1)")
+    SUBJECT2 = "Subject2", _("Zakupy (Podmiot2)")
+    SUBJECT3 = "Subject3", _("Podmiot trzeci (Podmiot3)")
+    SUBJECT_AUTHORIZED = "SubjectAuthorized", _("Podmiot upoważniony")
+
+
+DEFAULT_SUBJECT_TYPES = [SubjectType.SUBJECT1.value, SubjectType.SUBJECT2.value]
+# KSeF became mandatory on 1 February 2026; nothing older is in it to fetch by default.
+DEFAULT_BACKFILL_FROM = date(2026, 2, 1)
+
+
+class Invoice(models.Model):
+    ksef_number = models.CharField(_("numer KSeF"), max_length=40, unique=True)
+    invoice_number = models.CharField(_("numer faktury"), max_length=256)
+    form_code = models.CharField(_("schemat"), max_length=20)  # systemCode: "FA (3)", ...
+    invoice_type = models.CharField(_("rodzaj"), max_length=10)  # Vat, Kor, Zal, VatRr...
+    invoicing_mode = models.CharField(_("tryb"), max_length=10)  # Online / Offline
+    issue_date = models.DateField(_("data wystawienia"))
+    invoicing_date = models.DateTimeField(_("data przyjęcia w KSeF"))
+    acquisition_date = models.DateTimeField(_("data nadania numeru KSeF"))
+    permanent_storage_date = models.DateTimeField(_("data trwałego zapisu"))
+    seller_nip = models.CharField(_("NIP sprzedawcy"), max_length=10)
+    seller_name = models.CharField(_("sprzedawca"), max_length=512, blank=True)
+    buyer_identifier_type = models.CharField(max_length=10, blank=True)  # Nip, VatUe, Other
+    buyer_identifier = models.CharField(_("identyfikator nabywcy"), max_length=50, blank=True)
+    buyer_name = models.CharField(_("nabywca"), max_length=512, blank=True)
+    net_amount = models.DecimalField(_("netto"), max_digits=18, decimal_places=2)
+    vat_amount = models.DecimalField(_("VAT"), max_digits=18, decimal_places=2)
+    gross_amount = models.DecimalField(_("brutto"), max_digits=18, decimal_places=2)
+    currency = models.CharField(_("waluta"), max_length=3)
+    is_self_invoicing = models.BooleanField(default=False)
+    has_attachment = models.BooleanField(default=False)
+    invoice_hash = models.CharField(max_length=44)  # base64 SHA-256 of `xml`
+    hash_of_corrected_invoice = models.CharField(max_length=44, blank=True)
+    # The metadata entry exactly as KSeF returned it (third subjects, authorised subject...).
+    metadata = models.JSONField(default=dict)
+    xml = models.BinaryField()
+    size = models.PositiveIntegerField()
+    stored_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("faktura")
+        verbose_name_plural = _("faktury")
+        indexes = [
+            models.Index(fields=["seller_nip", "issue_date"], name="invoice_seller_issue_idx"),
+            models.Index(fields=["issue_date"], name="invoice_issue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.invoice_number} ({self.ksef_number})"
+
+
+class ClientInvoice(models.Model):
+    """One client's role in one invoice."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="invoice_links")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="client_links")
+    subject_type = models.CharField(max_length=20, choices=SubjectType.choices)
+    # Copied from the invoice: the lists of one client page through it by month.
+    issue_date = models.DateField()
+    stored_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("faktura klienta")
+        verbose_name_plural = _("faktury klientów")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "invoice", "subject_type"], name="client_invoice_once"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["client", "subject_type", "-issue_date"], name="client_invoice_list_idx"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}/{self.subject_type}/{self.invoice_id}"
+
+
+class OfficeSyncSettings(models.Model):
+    """How an office syncs its clients' invoices (admins and managers change it)."""
+
+    office = models.OneToOneField(Office, on_delete=models.CASCADE, related_name="sync_settings")
+    subject_types = models.JSONField(_("rodzaje faktur"), default=list)
+    backfill_from = models.DateField(_("pobieraj historię od"), default=DEFAULT_BACKFILL_FROM)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("ustawienia synchronizacji biura")
+        verbose_name_plural = _("ustawienia synchronizacji biur")
+
+    def __str__(self) -> str:
+        return f"sync settings {self.office}"
 
 
 class InvoiceSyncState(models.Model):
+    """Per client: the summary the client list shows, and the client's own sync choices."""
+
     client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="sync_state")
     last_success_at = models.DateTimeField(
         _("ostatnia udana synchronizacja"), null=True, blank=True
     )
-    last_error = models.TextField(_("ostatni błąd"), blank=True)
+    # Stored outcome: a code and its parameters, rendered in the reader's language.
+    last_error_code = models.CharField(max_length=40, blank=True)
+    last_error_params = models.JSONField(default=dict, blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    paused = models.BooleanField(_("wstrzymana"), default=False)
+    # None: the office's default (OfficeSyncSettings.backfill_from).
+    backfill_from = models.DateField(_("pobieraj historię od"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("stan synchronizacji")
@@ -22,3 +140,92 @@ class InvoiceSyncState(models.Model):
 
     def __str__(self) -> str:
         return f"sync {self.client}"
+
+    @staticmethod
+    def error_text(code: str, params: dict[str, object] | None = None) -> str:
+        """The message of a stored error code in the active language ("" for no error)."""
+        from invoices.sync.messages import error_message
+
+        return error_message(code, params or {}) if code else ""
+
+
+class SyncCursor(models.Model):
+    """Where the sync of one client's invoices of one subject type stands.
+
+    Incremental: `high_water_mark` is the next `from` of KSeF's official algorithm (dates
+    of type PermanentStorage, restricted to KSeF's high-water mark): everything stored in
+    KSeF before it is here. It moves only in the transaction that stores a package.
+
+    Backfill: the history before `backfill_until` (where the incremental sync began) back
+    to `backfill_from`, in windows of at most 90 days, newest first. `backfill_next_to` is
+    the upper end of the next window to fetch; `backfill_window_from` is where the window
+    being fetched resumes (a truncated package continues from its last date).
+
+    A step of the engine claims the row (`lease_until`, `lease_token`) with a conditional
+    update, so duplicate task deliveries and parallel workers do each piece of work once;
+    an export KSeF is preparing is remembered (`export_*`, its key encrypted) so a crash
+    costs a download, never a lost or doubled package.
+    """
+
+    class State(models.TextChoices):
+        IDLE = "idle", _("Aktualna")
+        SYNCING = "syncing", _("Synchronizacja")
+        BACKFILLING = "backfilling", _("Pobieranie historii")
+        WAITING = "waiting", _("Czeka na limity KSeF")
+        FAILING = "failing", _("Błąd")
+
+    class Phase(models.TextChoices):
+        INCREMENTAL = "incremental", _("bieżąca")
+        BACKFILL = "backfill", _("historia")
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="sync_cursors")
+    subject_type = models.CharField(max_length=20, choices=SubjectType.choices)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.IDLE)
+    high_water_mark = models.DateTimeField(null=True, blank=True)
+    backfill_from = models.DateTimeField(null=True, blank=True)
+    backfill_until = models.DateTimeField(null=True, blank=True)
+    backfill_next_to = models.DateTimeField(null=True, blank=True)
+    backfill_window_from = models.DateTimeField(null=True, blank=True)
+    backfill_windows_total = models.PositiveIntegerField(default=0)
+    backfill_windows_done = models.PositiveIntegerField(default=0)
+    backfill_invoices_stored = models.PositiveIntegerField(default=0)
+    invoices_stored = models.PositiveIntegerField(default=0)
+    # The export KSeF is preparing for this cursor, if any.
+    export_reference = models.CharField(max_length=64, blank=True)
+    export_phase = models.CharField(max_length=12, choices=Phase.choices, blank=True)
+    export_from = models.DateTimeField(null=True, blank=True)
+    export_to = models.DateTimeField(null=True, blank=True)
+    export_started_at = models.DateTimeField(null=True, blank=True)
+    export_key = encrypt(models.BinaryField(default=b"", blank=True))  # AES key + IV
+    # Scheduling and claims.
+    next_cycle_at = models.DateTimeField(null=True, blank=True)  # next incremental; None: now
+    next_run_at = models.DateTimeField(null=True, blank=True)  # the next step is due
+    waiting_until = models.DateTimeField(null=True, blank=True)  # KSeF limits
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+    cycle_started_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    failures = models.PositiveSmallIntegerField(default=0)  # consecutive
+    last_error_code = models.CharField(max_length=40, blank=True)
+    last_error_params = models.JSONField(default=dict, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("kursor synchronizacji")
+        verbose_name_plural = _("kursory synchronizacji")
+        constraints = [
+            models.UniqueConstraint(fields=["client", "subject_type"], name="sync_cursor_once")
+        ]
+        indexes = [models.Index(fields=["next_run_at"], name="sync_cursor_due_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}/{self.subject_type}: {self.state}"
+
+    @property
+    def backfill_done(self) -> bool:
+        return (
+            self.backfill_next_to is None
+            or self.backfill_from is None
+            or self.backfill_next_to <= self.backfill_from
+        )

@@ -255,6 +255,12 @@ class KsefSession:
             f"refresh_valid_until={refresh})"
         )
 
+    def tokens(self) -> tuple[TokenInfo, TokenInfo | None]:
+        """The current access and refresh tokens, for a caller that keeps them (encrypted)
+        between runs and resumes with ``KsefSession(client, AuthenticationTokens(...))``."""
+        with self._lock:
+            return self._access, self._refresh
+
     @property
     def access_valid_until(self) -> datetime:
         return self._access.valid_until

@@ -10,4 +10,4 @@ app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Packages inside an app that have tasks of their own: the expiry reminders.
-app.autodiscover_tasks(["certificates.expiry"])
+app.autodiscover_tasks(["certificates.expiry", "invoices.sync"])

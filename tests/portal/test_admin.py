@@ -12,14 +12,14 @@ from portal.audit import audit_record
 
 pytestmark = pytest.mark.django_db
 
-# Every model of our apps has an admin page, except the encrypted secrets, which no page
-# of the portal ever shows.
-NOT_IN_ADMIN = {"certificates_credentialsecret"}
+# Every model of our apps has an admin page, except the encrypted secrets and the cached
+# KSeF session tokens, which no page of the portal ever shows.
+NOT_IN_ADMIN = {"certificates_credentialsecret", "certificates_ksefsessiontokens"}
 MODELS = [
     "auth_user",
     *sorted(
         f"{model._meta.app_label}_{model._meta.model_name}"
-        for app in ("portal", "clients", "certificates", "invoices")
+        for app in ("portal", "clients", "certificates", "grants", "invoices")
         for model in apps.get_app_config(app).get_models()
         if f"{model._meta.app_label}_{model._meta.model_name}" not in NOT_IN_ADMIN
     ),

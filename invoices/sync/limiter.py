@@ -351,12 +351,13 @@ class RateLimiter:
 def _frees_at(timestamp: float, seconds: float) -> float:
     """The first moment at which a hit at `timestamp` is out of a `seconds` window.
 
-    `timestamp + seconds` can round so that `moment - seconds` is not above `timestamp`:
-    the hit would still count there, and a task woken at that moment would be refused
-    with the same retry_at again. Step up to the first float at which it has aged out.
+    A hit counts while `timestamp > now - seconds`. `timestamp + seconds` can round so
+    that `moment - seconds` falls below `timestamp`: the hit would still count there, and
+    a task woken at that moment would be refused with the same retry_at again. Step up
+    to the first float at which it has aged out.
     """
     moment = timestamp + seconds
-    while not moment - seconds > timestamp:
+    while moment - seconds < timestamp:
         moment = math.nextafter(moment, math.inf)
     return moment
 

@@ -178,17 +178,23 @@ def test_the_window_slides_so_old_grants_age_out_one_by_one(
 
 
 def test_a_caller_that_comes_back_at_retry_at_is_granted_even_when_floats_round(
-    limiter: RateLimiter, clock: ManualClock
+    store: RateLimitStore,
 ) -> None:
-    limits = Limits(per_second=1)
-    # 0.1 and 0.3 are not binary fractions: `t + 1.0 - 1.0` can come out below `t`.
-    for start in (0.1, 0.3, 0.7, 1.1, 7.3):
-        first = acquire_at(limiter, clock, start + 10 * start, limits)
-        refused = acquire_at(limiter, clock, start + 10 * start + 0.5, limits)
-        assert first.granted
-        assert refused.retry_at is not None
-        clock.set(refused.retry_at)
-        assert limiter.acquire("context:5265877635:invoiceMetadata", limits).granted
+    # Just before 2**31 s (January 2038) `t + 3600` lands in the next binade, rounds, and
+    # `(t + 3600) - 3600` comes out below `t`: waking at the naive moment would be refused.
+    first_at = 2147481864.4336865
+    assert (first_at + 3600.0) - 3600.0 < first_at
+    clock = ManualClock(first_at)
+    limiter, limits = RateLimiter(store, clock), Limits(per_hour=1)
+    assert limiter.acquire("k", limits).granted
+    clock.advance(1.0)
+
+    refused = limiter.acquire("k", limits)
+
+    assert refused.retry_at is not None
+    assert refused.retry_at == math.nextafter(first_at + 3600.0, math.inf)
+    clock.set(refused.retry_at)
+    assert limiter.acquire("k", limits).granted
 
 
 def test_a_cost_takes_several_slots_at_once_or_none(

@@ -168,6 +168,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# The KSeF rate-limit counters every Celery worker spends from (invoices/sync/limiter.py):
+# an SQLite file shared by the processes of one machine by default, Redis shared by every
+# machine in production (KSEF_RATE_LIMIT_URL=redis://127.0.0.1:6379/2). Checked when the
+# invoices app starts, so a malformed URL stops every process at once.
+KSEF_RATE_LIMIT_URL = env.str(
+    "KSEF_RATE_LIMIT_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'ksef_rate_limits.sqlite3'}"
+)
+
 # KSeF: the built-in simulator by default; "test", "demo", "production" or any base URL.
 KSEF_ENVIRONMENT = env.str("KSEF_ENVIRONMENT", default="simulator")
 KSEF_BASE_URL = env.str("KSEF_BASE_URL", default="http://127.0.0.1:8765/v2")

@@ -4,7 +4,10 @@ Only defaults change here; DATABASE_URL and CELERY_BROKER_URL from the environme
 decide whether the suite runs on SQLite or on PostgreSQL + Redis.
 """
 
+import atexit
 import os
+import shutil
+import tempfile
 
 os.environ.setdefault("SECRET_KEY", "insecure-key-for-tests-only")
 os.environ.setdefault("CRYPTOGRAPHY_KEY", "insecure-cryptography-key-for-tests-only")
@@ -12,6 +15,12 @@ os.environ.setdefault("EMAIL_URL", "memorymail://")
 
 from portal.settings import *  # noqa: F403
 
+# Each test process counts KSeF calls in a fresh file of its own, so that xdist workers
+# (and test runs of other checkouts) never spend from one another's windows.
+if "KSEF_RATE_LIMIT_URL" not in os.environ:
+    _rate_limits_dir = tempfile.mkdtemp(prefix="ksef-rate-limits-")
+    atexit.register(shutil.rmtree, _rate_limits_dir, ignore_errors=True)
+    KSEF_RATE_LIMIT_URL = f"sqlite:///{_rate_limits_dir}/limits.sqlite3"
 # Fast hashing: the suite creates many users; production keeps Django's default hashers.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tasks run inline unless a test starts a real worker against the configured broker.

@@ -1,0 +1,1 @@
+"""The invoice sync engine: cursors, exports, backfill, the shared KSeF rate limiter."""

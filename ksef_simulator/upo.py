@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from ksef.schemas import schema_dir
 from ksef_simulator.fa3xml import load_schema
 
 UPO_NAMESPACE = "http://upo.schematy.mf.gov.pl/KSeF/v4-3"
@@ -38,8 +38,8 @@ _CONTEXT_ELEMENTS = {
 }
 
 
-def upo_schema(shared_dir: Path) -> etree.XMLSchema:
-    return load_schema(shared_dir / "schemas" / "upo" / "upo-v4-3.xsd")
+def upo_schema() -> etree.XMLSchema:
+    return load_schema(schema_dir("upo") / "upo-v4-3.xsd")
 
 
 @dataclass(frozen=True)

@@ -168,8 +168,6 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # KSeF: the built-in simulator by default; "test", "demo", "production" or any base URL.
 KSEF_ENVIRONMENT = env.str("KSEF_ENVIRONMENT", default="simulator")
 KSEF_BASE_URL = env.str("KSEF_BASE_URL", default="http://127.0.0.1:8765/v2")
-# The official contract, schemas and samples (not copied into the repository).
-KSEF_SHARED_DIR = env.path("KSEF_SHARED_DIR", default=BASE_DIR.parent / "shared" / "ksef")
 
 LOGGING = {
     "version": 1,

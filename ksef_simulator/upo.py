@@ -9,7 +9,7 @@ Two deliberate differences from what TEST/DEMO return (digest Gotcha 25):
   instead of the environment-suffixed name TEST writes ("… - środowisko testowe (TE)"),
   so that strict validation of simulator UPOs succeeds;
 * the document is not XAdES-signed: the v4-3 XSD has no place for `ds:Signature`, and the
-  official samples in samples/upo/ are unsigned as well.
+  official samples in tests/data/ksef/samples/upo/ are unsigned as well.
 """
 
 from __future__ import annotations

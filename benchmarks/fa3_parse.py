@@ -30,8 +30,9 @@ from lxml import etree  # noqa: E402
 
 from ksef import fa3  # noqa: E402
 
-DEFAULT_SHARED = REPO_ROOT.parent / "shared" / "ksef"
-DEFAULT_INVOICE = "samples/invoices/mf-fa3-example-01.xml"
+# The Ministry's samples, vendored unmodified for the tests (tests/data/ksef/SOURCES.md).
+SAMPLES = REPO_ROOT / "tests" / "data" / "ksef" / "samples" / "invoices"
+DEFAULT_INVOICE = SAMPLES / "mf-fa3-example-01.xml"
 # Schema-valid per the digest (the templates carry #placeholders# and are not invoices).
 VALID_SAMPLES = (
     "mf-fa3-example-01.xml",
@@ -57,9 +58,8 @@ def measure(
 
 
 def main() -> int:
-    shared = Path(os.environ.get("KSEF_SHARED_DIR", DEFAULT_SHARED))
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("invoice", nargs="?", type=Path, default=shared / DEFAULT_INVOICE)
+    parser.add_argument("invoice", nargs="?", type=Path, default=DEFAULT_INVOICE)
     parser.add_argument("--loops", type=int, default=5_000)
     parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--all", action="store_true", help="also time every valid sample")
@@ -83,7 +83,7 @@ def main() -> int:
     if args.all:
         print("per sample (median invoices/s, µs per invoice):")
         for name in VALID_SAMPLES:
-            sample = (shared / "samples" / "invoices" / name).read_bytes()
+            sample = (SAMPLES / name).read_bytes()
             parsed = fa3.parse(sample)
             lines = len(parsed.lines) + (len(parsed.order.lines) if parsed.order else 0)
             rate = statistics.median(measure(sample, loops=args.loops, repeats=args.repeats))

@@ -8,10 +8,10 @@ partial payments, early-payment discount). It walks the tree once, child by chil
 Clark-notation tags — no XPath — so one core parses thousands of typical invoices per second
 (``benchmarks/fa3_parse.py``).
 
-:func:`validate` checks a document against the official XSD in a local folder (the shared
-``schemas/fa``). The XSD imports its base types by absolute ``http://crd.gov.pl/...`` URL
-(Gotcha 26); a resolver maps those to ``bazowe/`` and refuses anything else, so validation
-never touches the network.
+:func:`validate` checks a document against the official XSD in a local folder, by default
+the copy shipped with this package (:func:`ksef.schemas.schema_dir`). The XSD imports its
+base types by absolute ``http://crd.gov.pl/...`` URL (Gotcha 26); a resolver maps those to
+``bazowe/`` and refuses anything else, so validation never touches the network.
 
 Both refuse documents with a DOCTYPE: KSeF invoices never carry one, and refusing it closes
 the door on entity-expansion and external-entity attacks before they start.
@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from lxml import etree
 
+from ksef import schemas
 from ksef.errors import (
     InvoiceParseError,
     InvoiceValidationError,
@@ -935,22 +936,25 @@ def _schema(schema_dir: Path) -> tuple[etree.XMLSchema, threading.Lock]:
     return schema, threading.Lock()
 
 
-def validate(xml: bytes, schema_dir: Path) -> list[str]:
+def validate(xml: bytes, schema_dir: Path | None = None) -> list[str]:
     """Validate against ``schema_dir/schemat_FA(3)_v1-0E.xsd``; return the error messages.
 
-    An empty list means the invoice is valid. The compiled schema is cached per folder.
+    ``schema_dir`` defaults to the official schemas shipped with the package
+    (``ksef.schemas.schema_dir("fa")``). An empty list means the invoice is valid. The
+    compiled schema is cached per folder.
     Raises :class:`~ksef.errors.UnsafeXmlError` for a DOCTYPE and
     :class:`~ksef.errors.InvoiceParseError` for XML that is not well-formed.
     """
     root = _parse_tree(xml)
-    schema, lock = _schema(Path(schema_dir).resolve())
+    folder = schemas.schema_dir("fa") if schema_dir is None else Path(schema_dir)
+    schema, lock = _schema(folder.resolve())
     with lock:
         if schema.validate(root):
             return []
         return [f"line {error.line}: {error.message}" for error in schema.error_log]
 
 
-def ensure_valid(xml: bytes, schema_dir: Path) -> None:
+def ensure_valid(xml: bytes, schema_dir: Path | None = None) -> None:
     """Like :func:`validate` but raise :class:`~ksef.errors.InvoiceValidationError`."""
     errors = validate(xml, schema_dir)
     if errors:

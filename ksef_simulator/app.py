@@ -14,7 +14,7 @@ from flask import Flask, Response, current_app, request
 
 from ksef_simulator import ratelimit
 from ksef_simulator.config import SimulatorConfig
-from ksef_simulator.contract import contract_for, contract_template
+from ksef_simulator.contract import CONTRACT_PATH, contract_for, contract_template
 from ksef_simulator.errors import KsefError, ServerError, TooManyRequests
 from ksef_simulator.security import peek_access_context
 from ksef_simulator.state import State, current_state, new_state
@@ -62,11 +62,10 @@ def create_app(config: SimulatorConfig | None = None, state: State | None = None
     app.config["JSON_SORT_KEYS"] = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    contract_path = config.shared_dir / "openapi" / "open-api.json"
     app.extensions["ksef_simulator"] = state
     app.extensions["ksef_simulator.config"] = config
-    app.extensions["ksef_simulator.contract_path"] = contract_path
-    app.extensions["ksef_simulator.contract"] = contract_for(contract_path)
+    app.extensions["ksef_simulator.contract_path"] = CONTRACT_PATH
+    app.extensions["ksef_simulator.contract"] = contract_for(CONTRACT_PATH)
     app.extensions["ksef_simulator.jwt_secret"] = config.jwt_secret or secrets.token_bytes(32)
     app.extensions["ksef_simulator.limiter"] = ratelimit.RateLimiter()
 

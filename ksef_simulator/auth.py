@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from ksef_simulator import jwt
 from ksef_simulator.contract import body, validated_body
@@ -112,9 +112,8 @@ def xades_signature() -> tuple[Response, int]:
     if request.mimetype not in ("application/xml", "text/xml"):
         raise UnsupportedMediaType()
     state = current_state()
-    shared = current_app.extensions["ksef_simulator.config"].shared_dir
     try:
-        document = verify_auth_document(request.get_data(), shared / "schemas" / "auth")
+        document = verify_auth_document(request.get_data())
     except AuthDocumentError as exc:
         bad_request(exc.code, exc.detail)
     _consume_challenge(state, document.challenge)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -10,20 +9,11 @@ from typing import Literal
 Profile = Literal["production", "fast"]
 
 
-def default_shared_dir() -> Path:
-    """Where the official KSeF material lives: $KSEF_SHARED_DIR or <repo>/../shared/ksef."""
-    env = os.environ.get("KSEF_SHARED_DIR")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "ksef"
-
-
 @dataclass
 class SimulatorConfig:
     # Rate-limit profile: "production" = the contract's limits, "fast" = limits so high
     # that tests never meet them unless they ask for it.
     profile: Profile = "fast"
-    shared_dir: Path = field(default_factory=default_shared_dir)
     # Snapshot file (pickle) of the whole state; None = memory only.
     state_file: Path | None = None
     # Simulated seconds per real second (60 = one real second is a simulated minute).

@@ -1,5 +1,8 @@
 """Request-body validation against the official contract (open-api.json).
 
+The contract ships with the package, unmodified (`openapi/`, whose SOURCES.md and SHA256SUMS
+name its origin and pin its bytes): the simulator is built from the Ministry's own file.
+
 `@validated_body()` on a view looks up the operation by the view's URL rule and HTTP
 method, validates the JSON body against the operation's request schema and answers
 400 / 21405 (official shape) when it does not match. The validated body is returned by
@@ -22,6 +25,7 @@ from referencing.jsonschema import DRAFT4
 
 from ksef_simulator.errors import validation_error
 
+CONTRACT_PATH = Path(__file__).resolve().parent / "openapi" / "open-api.json"
 _URI = "urn:ksef:open-api"
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -3,7 +3,7 @@
 The official FA(3) schema imports its base types by absolute URL
 (`http://crd.gov.pl/xml/schematy/dziedzinowe/mf/2022/01/05/eD/DefinicjeTypy/...`); the
 simulator never touches the network, so a resolver maps every crd.gov.pl schema URL to
-the copies in `schemas/fa/bazowe/` (digest §9, Gotcha 26). Schemas are compiled once per
+the copies in `ksef/schemas/fa/bazowe/` (digest §9, Gotcha 26). Schemas are compiled once per
 process: compiling FA(3) takes a noticeable fraction of a second, validating an invoice
 with the compiled schema takes about a millisecond.
 """
@@ -18,6 +18,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from lxml import etree
+
+from ksef.schemas import schema_dir
 
 FA3_NAMESPACE = "http://crd.gov.pl/wzor/2025/06/25/13775/"
 FA3_SCHEMA_FILE = "schemat_FA(3)_v1-0E.xsd"
@@ -72,8 +74,8 @@ def load_schema(xsd_path: Path, imports_folder: Path | None = None) -> etree.XML
         return schema
 
 
-def fa3_schema(shared_dir: Path) -> etree.XMLSchema:
-    folder = shared_dir / "schemas" / "fa"
+def fa3_schema() -> etree.XMLSchema:
+    folder = schema_dir("fa")
     return load_schema(folder / FA3_SCHEMA_FILE, folder / "bazowe")
 
 

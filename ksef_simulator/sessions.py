@@ -369,7 +369,7 @@ def _process(
         _reject(record, 430, [f"Rozmiar faktury przekracza {limits['maxInvoiceSizeInMB']} MB."])
         return
     try:
-        root = parse_and_validate(content, fa3_schema(state.config.shared_dir))
+        root = parse_and_validate(content, fa3_schema())
     except InvoiceRejected as rejected:
         _reject(record, rejected.code, rejected.details)
         return
@@ -845,7 +845,7 @@ def presigned_session_upo(reference: str, page_reference: str) -> Response:
 def init_app(app: Flask, state: State) -> None:
     app.register_blueprint(storage_bp)
     # Compile the FA(3) schema now rather than on the first invoice.
-    fa3_schema(state.config.shared_dir)
+    fa3_schema()
     spec = state.config.seed
     if spec and not state.extra.get("seeded"):
         from ksef_simulator.seeding import seed_from_spec

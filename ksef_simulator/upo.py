@@ -9,19 +9,19 @@ Two deliberate differences from what TEST/DEMO return (digest Gotcha 25):
   instead of the environment-suffixed name TEST writes ("… - środowisko testowe (TE)"),
   so that strict validation of simulator UPOs succeeds;
 * the document is not XAdES-signed: the v4-3 XSD has no place for `ds:Signature`, and the
-  official samples in samples/upo/ are unsigned as well.
+  official samples in tests/data/ksef/samples/upo/ are unsigned as well.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from lxml import etree
 
+from ksef.schemas import schema_dir
 from ksef_simulator.fa3xml import load_schema
 
 UPO_NAMESPACE = "http://upo.schematy.mf.gov.pl/KSeF/v4-3"
@@ -38,8 +38,8 @@ _CONTEXT_ELEMENTS = {
 }
 
 
-def upo_schema(shared_dir: Path) -> etree.XMLSchema:
-    return load_schema(shared_dir / "schemas" / "upo" / "upo-v4-3.xsd")
+def upo_schema() -> etree.XMLSchema:
+    return load_schema(schema_dir("upo") / "upo-v4-3.xsd")
 
 
 @dataclass(frozen=True)

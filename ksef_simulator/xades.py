@@ -23,6 +23,8 @@ from signxml.algorithms import DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidInput, InvalidSignature
 from signxml.xades.xades import XAdESSignatureConfiguration, XAdESVerifier
 
+from ksef.schemas import schema_dir
+
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XADES_NAMESPACES = ("http://uri.etsi.org/01903/v1.3.2#", "http://uri.etsi.org/01903/v1.4.1#")
 SIGNED_PROPERTIES_TYPE = "http://uri.etsi.org/01903#SignedProperties"
@@ -77,7 +79,8 @@ class AuthDocument:
         return hashlib.sha256(der).hexdigest().upper()
 
 
-def verify_auth_document(raw: bytes, schemas_dir: Path) -> AuthDocument:
+def verify_auth_document(raw: bytes, schemas_dir: Path | None = None) -> AuthDocument:
+    """Check RAW as KSeF does; SCHEMAS_DIR defaults to the official auth XSDs we ship."""
     root = _parse(raw)
     namespace = etree.QName(root).namespace or ""
     if etree.QName(root).localname != "AuthTokenRequest" or namespace not in AUTH_NAMESPACES:
@@ -92,7 +95,7 @@ def verify_auth_document(raw: bytes, schemas_dir: Path) -> AuthDocument:
     signature = signatures[0]
     certificate = _check_profile(root, signature)
     _verify_cryptography(raw, certificate)
-    _validate_schema(root, signature, namespace, schemas_dir)
+    _validate_schema(root, signature, namespace, schemas_dir or schema_dir("auth"))
     return _read(root, namespace, certificate)
 
 

@@ -179,8 +179,6 @@ KSEF_RATE_LIMIT_URL = env.str(
 # KSeF: the built-in simulator by default; "test", "demo", "production" or any base URL.
 KSEF_ENVIRONMENT = env.str("KSEF_ENVIRONMENT", default="simulator")
 KSEF_BASE_URL = env.str("KSEF_BASE_URL", default="http://127.0.0.1:8765/v2")
-# The official contract, schemas and samples (not copied into the repository).
-KSEF_SHARED_DIR = env.path("KSEF_SHARED_DIR", default=BASE_DIR.parent / "shared" / "ksef")
 
 LOGGING = {
     "version": 1,

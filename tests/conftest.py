@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def ksef_shared_dir() -> Path:
-    """Where the official KSeF contract, schemas and samples live (KSEF_SHARED_DIR)."""
-    return Path(os.environ.get("KSEF_SHARED_DIR", REPO_ROOT.parent / "shared" / "ksef"))
+# The official KSeF samples and test vectors the tests read, vendored unmodified
+# (SOURCES.md, SHA256SUMS). The contract and the XSDs are package data of ksef_simulator/
+# and ksef/ (ksef_simulator.contract.CONTRACT_PATH, ksef.schemas.schema_dir).
+KSEF_DATA_DIR = REPO_ROOT / "tests" / "data" / "ksef"
 
 
 @pytest.fixture(scope="session")
-def ksef_shared() -> Path:
-    path = ksef_shared_dir()
-    assert (path / "openapi" / "open-api.json").is_file(), f"KSeF material not found in {path}"
-    return path
+def ksef_data() -> Path:
+    return KSEF_DATA_DIR
 
 
 @pytest.fixture(autouse=True)

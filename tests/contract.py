@@ -1,7 +1,8 @@
 """Validation of request and response bodies against the official KSeF OpenAPI contract.
 
 Used by the `ksef/` client tests and the simulator tests, so both are held to the same
-contract file (`$KSEF_SHARED_DIR/openapi/open-api.json`), never to our own reading of it.
+contract file (`ksef_simulator/openapi/open-api.json`, the Ministry's file shipped unmodified
+as package data), never to our own reading of it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from openapi_schema_validator import OAS30Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-from tests.conftest import ksef_shared_dir
+from ksef_simulator.contract import CONTRACT_PATH
 
 _CONTRACT_URI = "urn:ksef:open-api"
 
@@ -26,7 +27,7 @@ class ContractViolation(AssertionError):
 
 @cache
 def contract() -> dict[str, Any]:
-    with open(ksef_shared_dir() / "openapi" / "open-api.json", encoding="utf-8") as handle:
+    with open(CONTRACT_PATH, encoding="utf-8") as handle:
         return json.load(handle)  # type: ignore[no-any-return]
 
 

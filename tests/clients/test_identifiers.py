@@ -15,8 +15,8 @@ PESEL_WEIGHTS = (1, 3, 7, 9, 1, 3, 7, 9, 1, 3)
 
 
 @pytest.fixture(scope="module")
-def vectors(ksef_shared):
-    return json.loads((ksef_shared / "samples/test-vectors/ksef-test-vectors.json").read_text())
+def vectors(ksef_data):
+    return json.loads((ksef_data / "samples/test-vectors/ksef-test-vectors.json").read_text())
 
 
 def _pesel_accepted(value: str) -> bool:

@@ -43,10 +43,11 @@ from ksef.models import (
     SecretStr,
     SubjectType,
 )
+from ksef.schemas import schema_dir
 from ksef.session import KsefSession, authenticate
 from ksef_simulator import SimulatorConfig
 from ksef_simulator.state import State
-from tests.conftest import ksef_shared_dir
+from tests.conftest import KSEF_DATA_DIR
 from tests.e2e.conftest import SimulatedSleep
 from tests.ksef.keys import make_certificate, make_ec_key, make_nip, make_pesel, make_rsa_key
 from tests.ksef_simulator.helpers import add_person
@@ -119,7 +120,7 @@ def session_key(ksef_client: KsefClient, state: State) -> PublicKeyCertificate:
 
 def sample_invoice(number: str | None = None) -> bytes:
     """The Ministry's example 1, byte-for-byte; with NUMBER, only P_2 is replaced."""
-    xml = (ksef_shared_dir() / "samples" / "invoices" / SAMPLE).read_bytes()
+    xml = (KSEF_DATA_DIR / "samples" / "invoices" / SAMPLE).read_bytes()
     if number is None:
         return xml
     old = f"<P_2>{SAMPLE_NUMBER}</P_2>".encode()
@@ -458,7 +459,7 @@ class TestCertificateEnrollment:
 
 @pytest.fixture(scope="module")
 def upo_schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(ksef_shared_dir() / "schemas" / "upo" / "upo-v4-3.xsd")))
+    return etree.XMLSchema(etree.parse(str(schema_dir("upo") / "upo-v4-3.xsd")))
 
 
 class TestOnlineSession:
@@ -466,7 +467,7 @@ class TestOnlineSession:
         self, ksef_client, sim_state, sim_sleep, upo_schema
     ):
         xml = sample_invoice()
-        assert fa3.validate(xml, ksef_shared_dir() / "schemas" / "fa") == []
+        assert fa3.validate(xml) == []
         owner = log_in(ksef_client, sim_state, sim_sleep, seal(SAMPLE_SELLER))
 
         online = owner.call(
@@ -515,7 +516,7 @@ class TestMetadataQuery:
         owner = log_in(ksef_client, sim_state, sim_sleep, seal(SAMPLE_SELLER))
         filters = stored_today(sim_state)
         invoices = [sample_invoice(f"FV2026/02/{n:03d}") for n in range(1, 26)]
-        assert fa3.validate(invoices[0], ksef_shared_dir() / "schemas" / "fa") == []
+        assert fa3.validate(invoices[0]) == []
         numbers = send_invoices(ksef_client, sim_state, owner, invoices)
 
         first = owner.call(ksef_client.query_invoice_metadata, filters, page_size=10, page_offset=1)

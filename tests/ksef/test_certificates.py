@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +36,7 @@ from ksef.certificates import (
     load_pkcs12,
     load_private_key,
 )
+from tests.contract import contract as official_contract
 from tests.ksef.keys import (
     der,
     key_der,
@@ -508,8 +507,8 @@ def test_it_builds_a_csr_whose_subject_copies_the_enrollment_data_exactly(kind: 
     assert isinstance(csr.signature_hash_algorithm, hashes.SHA256)
 
 
-def test_it_reproduces_the_subject_of_the_contracts_example_csr(ksef_shared: Path) -> None:
-    contract = json.loads((ksef_shared / "openapi/open-api.json").read_text(encoding="utf-8"))
+def test_it_reproduces_the_subject_of_the_contracts_example_csr() -> None:
+    contract = official_contract()
     data_example = contract["paths"]["/certificates/enrollments/data"]["get"]["responses"]["200"][
         "content"
     ]["application/json"]["example"]

@@ -20,7 +20,7 @@ from ksef.client import KsefClient
 from ksef.crypto import PublicKeyCertificate, aes_decrypt, aes_encrypt, sha256_b64
 from ksef.errors import ExportFailed, KsefError
 from ksef.models import DateType, InvoiceQueryFilters, SubjectType
-from tests.conftest import ksef_shared_dir
+from tests.conftest import KSEF_DATA_DIR
 from tests.contract import component, validate_schema
 from tests.ksef.keys import make_ministry_key_json
 from tests.ksef.test_client_contract_mocks import (
@@ -37,7 +37,7 @@ __all__ = ["ksef_mock"]
 
 ACCESS = "access-token"
 SELLER = "5265877635"
-INVOICE_XML = (ksef_shared_dir() / "samples" / "invoices" / "mf-fa3-example-01.xml").read_bytes()
+INVOICE_XML = (KSEF_DATA_DIR / "samples" / "invoices" / "mf-fa3-example-01.xml").read_bytes()
 
 
 def ksef_number(n: int) -> str:

@@ -157,10 +157,10 @@ def test_it_rejects_keys_and_ivs_of_the_wrong_size(key: bytes, iv: bytes) -> Non
         aes_encrypt(b"data", key, iv)
 
 
-def test_it_hashes_like_the_official_invoice_hash(ksef_shared: Path) -> None:
-    vectors = json.loads((ksef_shared / "samples/test-vectors/ksef-test-vectors.json").read_text())
+def test_it_hashes_like_the_official_invoice_hash(ksef_data: Path) -> None:
+    vectors = json.loads((ksef_data / "samples/test-vectors/ksef-test-vectors.json").read_text())
     derived = vectors["qrKodI"]["derived_example"]
-    invoice = (ksef_shared / derived["file"]).read_bytes()
+    invoice = (ksef_data / derived["file"]).read_bytes()
     assert len(invoice) == derived["fileSizeBytes"]
     assert sha256_b64(invoice) == derived["sha256Base64"]
     assert sha256_b64(b"") == "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="

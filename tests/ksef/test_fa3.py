@@ -15,10 +15,11 @@ from ksef.errors import (
     SchemaLoadError,
     UnsafeXmlError,
 )
-from tests.conftest import ksef_shared_dir
+from ksef.schemas import schema_dir
+from tests.conftest import KSEF_DATA_DIR
 
-SAMPLES = ksef_shared_dir() / "samples" / "invoices"
-SCHEMAS = ksef_shared_dir() / "schemas" / "fa"
+SAMPLES = KSEF_DATA_DIR / "samples" / "invoices"
+SCHEMAS = schema_dir("fa")
 # The digest and SOURCES.md list these as schema-valid; the templates carry #placeholders#.
 VALID_SAMPLES = [
     "mf-fa3-example-01.xml",

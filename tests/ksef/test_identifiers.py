@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,12 +17,12 @@ from ksef.identifiers import (
     ksef_number_checksum,
     nip_normalize,
 )
-from tests.conftest import ksef_shared_dir
+from tests.conftest import KSEF_DATA_DIR
 from tests.ksef.keys import make_nip, make_pesel
 
 
 def _vectors() -> dict[str, Any]:
-    path = ksef_shared_dir() / "samples" / "test-vectors" / "ksef-test-vectors.json"
+    path = KSEF_DATA_DIR / "samples" / "test-vectors" / "ksef-test-vectors.json"
     vectors: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return vectors
 
@@ -236,7 +235,3 @@ def test_it_checks_context_identifiers_like_the_auth_schema(
     context_type: str, value: str, valid: bool
 ) -> None:
     assert is_valid_context_identifier(context_type, value) is valid
-
-
-def test_vectors_come_from_the_shared_folder_not_the_repo() -> None:
-    assert not (Path(__file__).parent / "ksef-test-vectors.json").exists()

@@ -40,14 +40,14 @@ from tests.ksef.keys import make_certificate, make_ec_key, make_rsa_key
 
 
 @pytest.fixture(scope="module")
-def vectors(ksef_shared: Path) -> dict[str, Any]:
-    path = ksef_shared / "samples/test-vectors/ksef-test-vectors.json"
+def vectors(ksef_data: Path) -> dict[str, Any]:
+    path = ksef_data / "samples/test-vectors/ksef-test-vectors.json"
     return json.loads(path.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="module")
-def invoice(ksef_shared: Path) -> bytes:
-    return (ksef_shared / "samples/invoices/fa3-complete-example.xml").read_bytes()
+def invoice(ksef_data: Path) -> bytes:
+    return (ksef_data / "samples/invoices/fa3-complete-example.xml").read_bytes()
 
 
 def _b64url_decode(value: str) -> bytes:

@@ -21,6 +21,7 @@ from signxml.verifier import SignatureConfiguration
 from signxml.xades.xades import XAdESVerifier
 
 from ksef.certificates import KeyMismatchError, PrivateKey
+from ksef.schemas import schema_dir
 from ksef.xades import (
     AUTH_NAMESPACE,
     DS_NAMESPACE,
@@ -36,8 +37,8 @@ CHALLENGE = "20250604-CR-461EA5B000-537A6BA15D-D7"
 NS = {"ds": DS_NAMESPACE, "xades": XADES_NAMESPACE, "a": AUTH_NAMESPACE}
 
 
-def _schema(shared: Path, *, strip_anchors: bool = False) -> etree.XMLSchema:
-    text = (shared / "schemas/auth/schemat_auth_v2-1.xsd").read_bytes()
+def _schema(*, strip_anchors: bool = False) -> etree.XMLSchema:
+    text = (schema_dir("auth") / "schemat_auth_v2-1.xsd").read_bytes()
     if strip_anchors:
         # XSD regexes are implicitly anchored and treat ^ and $ as literal characters; the
         # 2.1 schema's TNipVatUE and TPeppolId patterns carry them anyway, so no real value
@@ -48,8 +49,8 @@ def _schema(shared: Path, *, strip_anchors: bool = False) -> etree.XMLSchema:
 
 
 @pytest.fixture(scope="module")
-def schema(ksef_shared: Path) -> etree.XMLSchema:
-    return _schema(ksef_shared)
+def schema() -> etree.XMLSchema:
+    return _schema()
 
 
 def _assert_valid(schema: etree.XMLSchema, document: bytes) -> None:
@@ -87,10 +88,10 @@ def test_it_builds_a_request_that_validates_against_the_2_1_schema(
     ("context_type", "value"), [("NipVatUe", "5265877635-ATU12345678"), ("PeppolId", "PPL123456")]
 )
 def test_it_builds_eu_and_peppol_contexts_matching_the_schemas_intended_patterns(
-    ksef_shared: Path, context_type: str, value: str
+    context_type: str, value: str
 ) -> None:
     document = build_auth_token_request(CHALLENGE, context_type, value)  # type: ignore[arg-type]
-    _assert_valid(_schema(ksef_shared, strip_anchors=True), document)
+    _assert_valid(_schema(strip_anchors=True), document)
 
 
 def test_it_writes_the_ip_policy_in_schema_order(schema: etree.XMLSchema) -> None:
@@ -125,8 +126,8 @@ def test_it_leaves_out_an_empty_ip_policy() -> None:
         "AuthTokenRequest-subject-identifier-type-certificate-subject.xml",
     ],
 )
-def test_it_says_what_the_official_samples_say(ksef_shared: Path, sample: str) -> None:
-    official = etree.parse(str(ksef_shared / "samples/auth" / sample)).getroot()
+def test_it_says_what_the_official_samples_say(ksef_data: Path, sample: str) -> None:
+    official = etree.parse(str(ksef_data / "samples/auth" / sample)).getroot()
     context = official.find("{*}ContextIdentifier")
     assert context is not None
     kind = etree.QName(context[0]).localname
@@ -146,11 +147,11 @@ def test_it_says_what_the_official_samples_say(ksef_shared: Path, sample: str) -
 
 
 def test_it_refuses_the_official_internal_id_sample_whose_check_digit_is_wrong(
-    ksef_shared: Path,
+    ksef_data: Path,
 ) -> None:
     # The docs' sample predates InternalId checksum validation (since 2.0.0):
     # 5265877635-1234 needs check digit 6, the sample says 5.
-    sample = ksef_shared / "samples/auth/AuthTokenRequest-context-identifier-internal-id.xml"
+    sample = ksef_data / "samples/auth/AuthTokenRequest-context-identifier-internal-id.xml"
     official = etree.parse(str(sample)).getroot()
     value = official.findtext("{*}ContextIdentifier/{*}InternalId")
     assert value == "5265877635-12345"

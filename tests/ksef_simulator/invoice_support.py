@@ -13,7 +13,6 @@ import os
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -24,7 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from lxml import etree
 
-from tests.conftest import ksef_shared_dir
+from ksef.schemas import schema_dir
+from tests.conftest import KSEF_DATA_DIR
 from tests.ksef_simulator.helpers import bearer
 
 FA3_FORM = {"systemCode": "FA (3)", "schemaVersion": "1-0E", "value": "FA"}
@@ -127,7 +127,7 @@ def send_ok(
 
 
 def sample(name: str = "mf-fa3-example-01.xml") -> bytes:
-    return (ksef_shared_dir() / "samples" / "invoices" / name).read_bytes()
+    return (KSEF_DATA_DIR / "samples" / "invoices" / name).read_bytes()
 
 
 def renumbered(xml: bytes, old: str, new: str) -> bytes:
@@ -138,7 +138,7 @@ def renumbered(xml: bytes, old: str, new: str) -> bytes:
 
 @cache
 def upo_schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(ksef_shared_dir() / "schemas" / "upo" / "upo-v4-3.xsd")))
+    return etree.XMLSchema(etree.parse(str(schema_dir("upo") / "upo-v4-3.xsd")))
 
 
 def query(sim: httpx.Client, access: str, filters: dict[str, Any], **params: Any) -> httpx.Response:
@@ -158,7 +158,3 @@ def _iso(value: date | str, end_of_day: bool = False) -> str:
     if isinstance(value, str):
         return value
     return f"{value.isoformat()}T{'23:59:59' if end_of_day else '00:00:00'}+01:00"
-
-
-def shared(*parts: str) -> Path:
-    return ksef_shared_dir().joinpath(*parts)

@@ -29,8 +29,8 @@ NS = {"f": FA3_NAMESPACE}
 
 
 @pytest.fixture(scope="module")
-def schema(ksef_shared: Path) -> etree.XMLSchema:
-    return fa3_schema(ksef_shared)
+def schema() -> etree.XMLSchema:
+    return fa3_schema()
 
 
 def _invoices(seed: int, count: int) -> list[GeneratedInvoice]:
@@ -153,9 +153,9 @@ def test_generated_nips_have_valid_checksums_and_fit_the_schema_pattern() -> Non
     ],
 )
 def test_the_offline_resolver_validates_the_official_samples(
-    schema: etree.XMLSchema, ksef_shared: Path, name: str
+    schema: etree.XMLSchema, ksef_data: Path, name: str
 ) -> None:
-    content = (ksef_shared / "samples" / "invoices" / name).read_bytes()
+    content = (ksef_data / "samples" / "invoices" / name).read_bytes()
 
     root = parse_and_validate(content, schema)
 
@@ -175,9 +175,9 @@ def test_the_resolver_refuses_a_crd_schema_it_has_no_local_copy_of(tmp_path: Pat
 
 
 def test_the_content_rules_reject_processing_instructions_and_control_characters(
-    schema: etree.XMLSchema, ksef_shared: Path
+    schema: etree.XMLSchema, ksef_data: Path
 ) -> None:
-    content = (ksef_shared / "samples" / "invoices" / "mf-fa3-example-01.xml").read_bytes()
+    content = (ksef_data / "samples" / "invoices" / "mf-fa3-example-01.xml").read_bytes()
     with_pi = content.replace(b"?>", b'?><?xml-stylesheet href="a.xsl"?>', 1)
     with_control = content.replace(b"Warszawa</P_1M>", "Warszawa\u0086</P_1M>".encode())
 

@@ -31,7 +31,6 @@ from tests.ksef_simulator.invoice_support import (
     sample,
     send_ok,
     sha256_b64,
-    shared,
 )
 
 START, END = date(2026, 6, 1), date(2026, 8, 31)
@@ -224,7 +223,7 @@ def test_an_invoice_downloads_as_the_exact_stored_bytes_for_seller_and_buyer(
         for r in _stored(sim_state, seller_nip=seeded.subjects[1].nip)
         if r.facts.buyer.value == seeded.subjects[2].nip
     )
-    schema = fa3_schema(shared())
+    schema = fa3_schema()
 
     for party in (seeded.subjects[1].nip, seeded.subjects[2].nip):
         access = owner_login(sim, party).access

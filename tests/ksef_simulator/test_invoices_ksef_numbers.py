@@ -13,8 +13,8 @@ from ksef_simulator import ksefnum
 
 
 @pytest.fixture(scope="module")
-def vectors(ksef_shared: Path) -> dict[str, Any]:
-    data = json.loads((ksef_shared / "samples/test-vectors/ksef-test-vectors.json").read_text())
+def vectors(ksef_data: Path) -> dict[str, Any]:
+    data = json.loads((ksef_data / "samples/test-vectors/ksef-test-vectors.json").read_text())
     return data["ksefNumber"]  # type: ignore[no-any-return]
 
 

@@ -13,7 +13,7 @@ from ksef_simulator.fa3xml import extract_facts, fa3_schema
 from ksef_simulator.invoices import invoices_of
 from ksef_simulator.state import State
 from tests.ksef_simulator.helpers import bearer, login_xades, make_credential, owner_login
-from tests.ksef_simulator.invoice_support import date_filters, query, shared
+from tests.ksef_simulator.invoice_support import date_filters, query
 
 SPEC = "subjects=4,invoices=30,from=2026-07-01,to=2026-09-30,seed=9"
 
@@ -35,7 +35,7 @@ def test_the_spec_is_parsed_and_mistakes_are_named() -> None:
 
 def test_seeded_invoices_are_valid_numbered_and_consistent(sim_state: State) -> None:
     result = seeding.seed_from_spec(sim_state, SPEC)
-    schema = fa3_schema(shared())
+    schema = fa3_schema()
 
     stored = list(invoices_of(sim_state).values())
 

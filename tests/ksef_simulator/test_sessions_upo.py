@@ -15,8 +15,8 @@ NS = {"u": upo.UPO_NAMESPACE}
 
 
 @pytest.fixture(scope="module")
-def schema(ksef_shared: Path) -> etree.XMLSchema:
-    return upo.upo_schema(ksef_shared)
+def schema() -> etree.XMLSchema:
+    return upo.upo_schema()
 
 
 def _document(number: int) -> UpoDocument:
@@ -96,11 +96,11 @@ def test_a_session_upo_is_paged_by_ten_thousand_documents(
 
 
 def test_the_official_samples_differ_from_the_schema_only_in_the_receiver_name(
-    schema: etree.XMLSchema, ksef_shared: Path
+    schema: etree.XMLSchema, ksef_data: Path
 ) -> None:
     # Gotcha 25: TEST writes an environment suffix the XSD's fixed value does not allow;
     # the simulator writes the fixed value itself.
-    for sample in sorted((ksef_shared / "samples" / "upo").glob("*.xml")):
+    for sample in sorted((ksef_data / "samples" / "upo").glob("*.xml")):
         document = etree.parse(str(sample))
         assert not schema.validate(document)
         name = document.find("u:NazwaPodmiotuPrzyjmujacego", NS)

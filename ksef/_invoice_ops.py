@@ -3,19 +3,35 @@ single invoices and encrypted exports (digest §5.6, §8)."""
 
 from __future__ import annotations
 
-import io
-import json
-import tarfile
-import zipfile
+import logging
+import tempfile
+import time
 from collections.abc import Iterator
 from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+import httpx
+
+from ksef._export_reader import (
+    DEFAULT_MAX_MEMBER_BYTES,
+    DEFAULT_MAX_UNPACKED_BYTES,
+    ExportReader,
+    PartSink,
+)
 from ksef._http import AccessToken, KsefTransport, encryption_info
-from ksef.crypto import PublicKeyCertificate, aes_decrypt, generate_symmetric_key, sha256_b64
-from ksef.errors import ExportFailed, KsefError, OperationTimeout
+from ksef.crypto import PublicKeyCertificate, generate_symmetric_key
+from ksef.errors import (
+    ExportDownloadError,
+    ExportExpired,
+    ExportFailed,
+    ExportLinkExpired,
+    KsefError,
+    KsefTransportError,
+    OperationTimeout,
+    ServerError,
+)
 from ksef.models import (
     DateType,
     DownloadedDocument,
@@ -26,13 +42,19 @@ from ksef.models import (
     InvoiceMetadata,
     InvoiceMetadataPage,
     InvoicePackage,
+    InvoicePackagePart,
     InvoiceQueryFilters,
 )
 
 __all__ = ["InvoiceOperations"]
 
+logger = logging.getLogger("ksef.client")
+
 _WARSAW = ZoneInfo("Europe/Warsaw")
-_MAX_PACKAGE_BYTES = 2 * 1024**3  # an export package is at most 1 GB compressed (§8)
+_EXPORT_EXPIRED = 210
+# What Azure Blob Storage answers for a SAS link that expired, was revoked or whose blob
+# is gone: only fresh links from a new status call help.
+_LINK_GONE = frozenset({403, 404, 410})
 
 
 class InvoiceOperations(KsefTransport):
@@ -137,13 +159,21 @@ class InvoiceOperations(KsefTransport):
         poll_interval: float = 2.0,
         timeout: float = 600.0,
     ) -> InvoicePackage:
-        """Poll the export until 200 and return its package; raise :class:`ExportFailed`."""
+        """Poll the export until 200 and return its package; raise :class:`ExportExpired`
+        for 210 (start again from the same ``from``) and :class:`ExportFailed` otherwise."""
         waited = 0.0
         while True:
             status = self.get_invoice_export_status(access_token, reference_number)
             code = status.status.code
             if code == 200 and status.package is not None:
                 return status.package
+            if code == _EXPORT_EXPIRED:
+                raise ExportExpired(
+                    code=code,
+                    description=status.status.description,
+                    details=status.status.details,
+                    reference_number=reference_number,
+                )
             if code != 100:
                 raise ExportFailed(
                     code=code,
@@ -156,37 +186,126 @@ class InvoiceOperations(KsefTransport):
             self._sleep(poll_interval)
             waited += poll_interval
 
+    def open_export_package(
+        self,
+        package: InvoicePackage,
+        encryption: EncryptionMaterial,
+        *,
+        directory: str | Path | None = None,
+        max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
+        max_member_bytes: int = DEFAULT_MAX_MEMBER_BYTES,
+    ) -> ExportReader:
+        """Download, verify and decrypt every part into one temporary archive on disk and
+        return an :class:`ExportReader` over it (use it as a context manager)::
+
+            with client.open_export_package(package, export.encryption) as reader:
+                rows = {row.ksef_number: row for row in reader.metadata}
+                for ksef_number, xml in reader.iter_invoices():
+                    store(rows[ksef_number], xml)
+
+        Each part is streamed from its pre-signed URL without the bearer token (Gotcha 18),
+        hashed and decrypted on the fly, so memory stays at a few buffers whatever the
+        package size. 5xx answers and network errors are retried like any idempotent GET.
+        Raises :class:`ExportLinkExpired` (ask for the export status again: fresh links),
+        :class:`ExportPartCorrupted` (download again), :class:`ExportPackageInvalid`.
+        The temporary files live in ``directory`` (default: the system temp dir) and are
+        deleted when the reader is closed, or at once if this call fails.
+        """
+        workdir = tempfile.TemporaryDirectory(prefix="ksef-export-", dir=directory)
+        try:
+            archive_path = Path(workdir.name) / "package"
+            with archive_path.open("w+b") as archive:
+                for part in sorted(package.parts, key=lambda p: p.ordinal_number):
+                    self._fetch_export_part(part, encryption, archive)
+            return ExportReader(
+                package,
+                workdir,
+                archive_path,
+                max_unpacked_bytes=max_unpacked_bytes,
+                max_member_bytes=max_member_bytes,
+            )
+        except BaseException:
+            workdir.cleanup()
+            raise
+
     def download_export_package(
         self, package: InvoicePackage, encryption: EncryptionMaterial
     ) -> ExportedPackage:
-        """Download every part from its pre-signed URL (no bearer token, Gotcha 18), check
-        hashes, decrypt each part, join them, unpack (ZIP or tar.gz) and read
-        ``_metadata.json``."""
-        plain = bytearray()
-        for part in sorted(package.parts, key=lambda p: p.ordinal_number):
-            response = self._send(
-                part.method.upper(),
-                f"/<export part {part.ordinal_number}>",
-                idempotent=True,
-                url=part.url,
-                accept="application/octet-stream",
+        """The whole package in memory: every file by name plus ``_metadata.json`` parsed.
+        Fine for small packages; the sync engine uses :meth:`open_export_package`."""
+        with self.open_export_package(package, encryption) as reader:
+            files = dict(reader.iter_files())
+            return ExportedPackage(files=files, metadata=reader.metadata)
+
+    def _fetch_export_part(
+        self, part: InvoicePackagePart, encryption: EncryptionMaterial, archive: IO[bytes]
+    ) -> None:
+        """Append the decrypted part to ``archive``; after a failed attempt the archive is
+        cut back to where the part began, so a retry starts clean."""
+        label = f"/<export part {part.ordinal_number}>"  # the URL's query is a credential
+        if part.expiration_date <= self._clock():
+            raise ExportLinkExpired(
+                f"the link expired at {part.expiration_date.isoformat()}; "
+                "ask for the export status again for fresh links",
+                ordinal_number=part.ordinal_number,
             )
-            encrypted = response.content
-            if sha256_b64(encrypted) != part.encrypted_part_hash:
-                raise KsefError(f"export part {part.ordinal_number}: encrypted hash mismatch")
-            decrypted = aes_decrypt(encrypted, encryption.key, encryption.iv)
-            if sha256_b64(decrypted) != part.part_hash:
-                raise KsefError(
-                    f"export part {part.ordinal_number}: hash mismatch after decryption"
+        start = archive.tell()
+        failures = 0
+        while True:
+            archive.seek(start)
+            archive.truncate()
+            try:
+                self._stream_export_part(part, encryption, archive, label)
+                return
+            except (httpx.TransportError, ServerError) as exc:
+                if failures >= self.max_retries:
+                    if isinstance(exc, ServerError):
+                        raise
+                    raise KsefTransportError(
+                        f"{type(exc).__name__}: {exc}", method=part.method.upper(), path=label
+                    ) from None
+                delay = self._backoff(failures)
+                failures += 1
+                logger.info("%s: %s; retry in %.1fs", label, type(exc).__name__, delay)
+                self._sleep(delay)
+
+    def _stream_export_part(
+        self,
+        part: InvoicePackagePart,
+        encryption: EncryptionMaterial,
+        archive: IO[bytes],
+        label: str,
+    ) -> None:
+        method = part.method.upper()
+        started = time.monotonic()
+        headers = {"Accept": "application/octet-stream"}  # and no Authorization (Gotcha 18)
+        with self._http.stream(method, part.url, headers=headers, timeout=self._timeout) as reply:
+            status = reply.status_code
+            if status in _LINK_GONE:
+                raise ExportLinkExpired(
+                    f"the link answered HTTP {status}; ask for the export status again for "
+                    "fresh links",
+                    ordinal_number=part.ordinal_number,
+                    status_code=status,
                 )
-            plain += decrypted
-        files = _unpack(bytes(plain))
-        metadata_json = files.get("_metadata.json")
-        metadata: tuple[InvoiceMetadata, ...] = ()
-        if metadata_json is not None:
-            document = json.loads(metadata_json, parse_float=Decimal)
-            metadata = tuple(InvoiceMetadata.from_json(i) for i in document.get("invoices", []))
-        return ExportedPackage(files=files, metadata=metadata)
+            if status >= 500:
+                raise ServerError(status_code=status, method=method, path=label)
+            if status >= 400:
+                raise ExportDownloadError(
+                    f"the link answered HTTP {status}", ordinal_number=part.ordinal_number
+                )
+            sink = PartSink(part, encryption, archive)
+            for chunk in reply.iter_bytes():
+                sink.feed(chunk)
+        sink.verify()
+        logger.debug(
+            "%s %s -> %s, %d bytes in %.0f ms",
+            method,
+            label,
+            status,
+            sink.encrypted_size,
+            (time.monotonic() - started) * 1000,
+        )
 
 
 def _record_date(invoice: InvoiceMetadata, date_type: DateType | str) -> datetime:
@@ -200,28 +319,3 @@ def _record_date(invoice: InvoiceMetadata, date_type: DateType | str) -> datetim
         # An issue date is a Polish calendar day: resume from its local midnight.
         return datetime.combine(invoice.issue_date, datetime.min.time(), _WARSAW)
     return invoice.acquisition_date
-
-
-def _unpack(archive: bytes) -> dict[str, bytes]:
-    """Files of a ZIP or tar.gz export package, read in memory (nothing touches the disk)."""
-    if archive[:2] == b"PK":
-        with zipfile.ZipFile(io.BytesIO(archive)) as package:
-            members = [i for i in package.infolist() if not i.is_dir()]
-            if sum(i.file_size for i in members) > _MAX_PACKAGE_BYTES:
-                raise KsefError("export package unpacks to more than 2 GB")
-            return {i.filename: package.read(i) for i in members}
-    if archive[:2] == b"\x1f\x8b":
-        files: dict[str, bytes] = {}
-        total = 0
-        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as package:
-            for member in package:
-                if not member.isfile():
-                    continue
-                total += member.size
-                if total > _MAX_PACKAGE_BYTES:
-                    raise KsefError("export package unpacks to more than 2 GB")
-                extracted = package.extractfile(member)
-                if extracted is not None:
-                    files[member.name] = extracted.read()
-        return files
-    raise KsefError("export package is neither ZIP nor tar.gz")

@@ -13,6 +13,7 @@ transport, so a module stays readable and every operation shares one retry polic
 * :mod:`ksef._certificate_ops` — KSeF certificate limits, enrollment, query, revocation;
 * :mod:`ksef._permission_ops` — grants, revocations and permission queries;
 * :mod:`ksef._invoice_ops` — metadata queries, invoice download, exports;
+* :mod:`ksef._export_reader` — export packages streamed to disk and read one invoice at a time;
 * :mod:`ksef._session_ops` — online sessions, UPO, limits;
 * :mod:`ksef._token_ops` — KSeF tokens: generate, list, read, revoke.
 
@@ -24,13 +25,21 @@ from __future__ import annotations
 
 from ksef._auth_ops import AuthOperations
 from ksef._certificate_ops import CertificateOperations
+from ksef._export_reader import ExportReader
 from ksef._http import AccessToken, parse_retry_after, redact_headers
 from ksef._invoice_ops import InvoiceOperations
 from ksef._permission_ops import PermissionOperations
 from ksef._session_ops import FA3_FORM_CODE, SessionOperations
 from ksef._token_ops import TokenOperations
 
-__all__ = ["FA3_FORM_CODE", "AccessToken", "KsefClient", "parse_retry_after", "redact_headers"]
+__all__ = [
+    "FA3_FORM_CODE",
+    "AccessToken",
+    "ExportReader",
+    "KsefClient",
+    "parse_retry_after",
+    "redact_headers",
+]
 
 
 class KsefClient(

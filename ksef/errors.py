@@ -29,7 +29,12 @@ __all__ = [
     "AuthenticationFailed",
     "BadRequestError",
     "CertificateEnrollmentFailed",
+    "ExportDownloadError",
+    "ExportExpired",
     "ExportFailed",
+    "ExportLinkExpired",
+    "ExportPackageInvalid",
+    "ExportPartCorrupted",
     "ForbiddenError",
     "GoneError",
     "InvoiceParseError",
@@ -362,6 +367,45 @@ class ExportFailed(KsefStatusError):
     """An invoice export ended with 210, 415, 420, 500 or 550 (§5.6)."""
 
     operation = "invoice export"
+
+
+class ExportExpired(ExportFailed):
+    """Status 210: the package is no longer available. Start a new export with the same
+    ``dateRange.from`` — nothing of the expired one may be taken as synchronised."""
+
+
+# --------------------------------------------------------------------------- export packages
+
+
+class ExportDownloadError(KsefError):
+    """Reading one part of a finished export failed; ``ordinal_number`` says which."""
+
+    def __init__(self, message: str, *, ordinal_number: int | None = None) -> None:
+        self.ordinal_number = ordinal_number
+        where = f"export part {ordinal_number}: " if ordinal_number is not None else ""
+        super().__init__(where + message)
+
+
+class ExportPartCorrupted(ExportDownloadError):
+    """The part arrived but its size or hash is wrong, or it does not decrypt. The link is
+    still good: download the part (the package) again."""
+
+
+class ExportLinkExpired(ExportDownloadError):
+    """The pre-signed link answered 403/404/410 or is past its ``expirationDate``. Call
+    ``GET /invoices/exports/{ref}`` again: every status call issues fresh links (§5.6).
+    ``status_code`` is None when the link was not even tried."""
+
+    def __init__(
+        self, message: str, *, ordinal_number: int | None = None, status_code: int | None = None
+    ) -> None:
+        self.status_code = status_code
+        super().__init__(message, ordinal_number=ordinal_number)
+
+
+class ExportPackageInvalid(ExportDownloadError):
+    """Every part checked out, but the archive is not a readable ZIP/tar.gz, or it unpacks
+    beyond the size caps (zip-bomb guard). Downloading again will not help."""
 
 
 class OperationTimeout(KsefError):

@@ -113,20 +113,47 @@ def _below_v2() -> str | None:
     return None
 
 
-def _inject_faults() -> None:
-    path = _below_v2()
+def fault_path(path: str) -> str | None:
+    """The path faults match `path_prefix` against: below /v2 for the API, the whole path
+    for pre-signed storage links; None for everything else (control endpoints)."""
+    if path == "/v2" or path.startswith("/v2/"):
+        return path[3:]
+    if path.startswith(STORAGE_PREFIX):
+        return path
+    return None
+
+
+STORAGE_PREFIX = "/storage/"
+
+
+def _inject_faults() -> Response | None:
+    path = fault_path(request.path)
     if path is None:
-        return
+        return None
     faults = current_state().faults
     if not faults.applies_to(path):
-        return
+        return None
     if faults.roll(faults.error_rate):
+        if path.startswith(STORAGE_PREFIX):
+            return _storage_error(faults.error_status)
         raise ServerError(faults.error_status)
+    if path.startswith(STORAGE_PREFIX):
+        return None  # storage links are not rate-limited, not even by a storm
     if faults.roll(faults.rate_limit_storm):
         raise TooManyRequests(
             faults.storm_retry_after,
             f"Przekroczono limit żądań. Spróbuj ponownie po {faults.storm_retry_after} sekundach.",
         )
+    return None
+
+
+def _storage_error(status: int) -> Response:
+    """What Azure Blob Storage answers when it is unwell."""
+    body = (
+        '<?xml version="1.0" encoding="utf-8"?><Error><Code>ServerBusy</Code>'
+        "<Message>The server is currently unable to receive requests.</Message></Error>"
+    )
+    return Response(body, status=status, mimetype="application/xml")
 
 
 def _apply_rate_limits() -> None:
@@ -179,10 +206,10 @@ class DropConnectionMiddleware:
         self.flask_app = flask_app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        path = environ.get("PATH_INFO", "")
-        if path.startswith("/v2/"):
+        path = fault_path(environ.get("PATH_INFO", ""))
+        if path is not None:
             faults = self.flask_app.extensions["ksef_simulator"].faults
-            if faults.applies_to(path[3:]):
+            if faults.applies_to(path):
                 if faults.latency_ms:
                     time.sleep(faults.latency_ms / 1000)
                 if faults.roll(faults.drop_rate):

@@ -28,8 +28,10 @@ class SimulatorConfig:
     session_upo_seconds: float = 0.0
     export_processing_seconds: float = 0.0
     # KSeF's technical caps, shrinkable so tests meet them with a handful of invoices:
-    # rows per metadata filter set (isTruncated) and plain bytes per export part.
+    # rows per metadata filter set (isTruncated), invoices per export package
+    # (isTruncated + lastPermanentStorageDate) and plain bytes per export part.
     metadata_row_cap: int = 10_000
+    export_package_invoice_limit: int = 10_000
     export_part_bytes: int = 50_000_000
     # Token lifetimes. The docs say "a dozen-or-so minutes" for access and 7 days for refresh.
     authentication_token_minutes: float = 15.0

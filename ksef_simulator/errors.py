@@ -86,7 +86,9 @@ FORBIDDEN_DETAILS = {
 def utc_timestamp(moment: datetime | None = None) -> str:
     """ISO 8601 with 7 fractional digits and an explicit offset, as KSeF writes them."""
     moment = (moment or datetime.now(UTC)).astimezone(UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0+00:00"
+    # isoformat is several times faster than strftime, and an export of 10,000 invoices
+    # prints 30,000 of these.
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "0+00:00"
 
 
 def trace_id() -> str:

@@ -1,7 +1,14 @@
-"""Fault injection: server errors, 429 storms, latency, dropped connections, stuck exports.
+"""Fault injection: server errors, 429 storms, latency, dropped connections, stuck or
+expiring exports, corrupted export parts.
 
 Set at start (SimulatorConfig.faults / --fault NAME=VALUE) or at run time through the
 control endpoint `POST /_sim/faults` (outside /v2, so no client calls it by accident).
+
+Server errors, latency and dropped connections hit the /v2 API and the pre-signed storage
+links (export parts, UPO) alike; `path_prefix` is matched against the path below /v2, or
+the whole path for storage (`/storage/exports` = only part downloads). 429 storms spare
+storage, which KSeF does not rate-limit. With `seed` set, the sequence of faults is the
+same on every run for the same sequence of requests.
 """
 
 from __future__ import annotations
@@ -25,6 +32,11 @@ class Faults:
     drop_rate: float = 0.0
     # Exports stay in status 100 forever (read by exports.py).
     exports_stuck: bool = False
+    # Probability (0..1) that a downloaded export part has bytes flipped (its hashes fail).
+    corrupt_part_rate: float = 0.0
+    # N > 0: the N-th status call of every finished export answers 210 (package expired)
+    # and so does every later one; its part links stop working. 0 = off.
+    export_expire_on_status_call: int = 0
     # Only requests whose path (below /v2) starts with this prefix are affected; "" = all.
     path_prefix: str = ""
     # Seed for reproducible fault sequences (None = random).
@@ -55,14 +67,25 @@ class Faults:
     def roll(self, probability: float) -> bool:
         return probability > 0 and self._random.random() < probability
 
+    def corrupt(self, data: bytes) -> bytes:
+        """DATA with a few bytes flipped at positions drawn from the seeded stream."""
+        if not data:
+            return data
+        damaged = bytearray(data)
+        for _ in range(3):
+            damaged[self._random.randrange(len(damaged))] ^= 0xFF
+        return bytes(damaged)
+
     def _validate(self) -> None:
-        for name in ("error_rate", "rate_limit_storm", "drop_rate"):
+        for name in ("error_rate", "rate_limit_storm", "drop_rate", "corrupt_part_rate"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.error_status not in (500, 502, 503, 504):
             raise ValueError("error_status must be 500, 502, 503 or 504")
         if self.latency_ms < 0 or self.storm_retry_after < 1:
             raise ValueError("latency_ms must be >= 0 and storm_retry_after >= 1")
+        if self.export_expire_on_status_call < 0:
+            raise ValueError("export_expire_on_status_call must be >= 0")
 
     def __getstate__(self) -> dict[str, Any]:
         return asdict(self)

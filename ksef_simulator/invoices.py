@@ -40,9 +40,12 @@ WARSAW = ZoneInfo("Europe/Warsaw")
 METADATA_CAP = 10_000
 MAX_RANGE_MONTHS = 3
 FA3_FORM_CODE = {"systemCode": "FA (3)", "schemaVersion": "1-0E", "value": "FA"}
+FA3 = ("FA (3)", "1-0E", "FA")
+FA2 = ("FA (2)", "1-0E", "FA")
+FA_RR = ("FA_RR (1)", "1-1E", "FA_RR")
 INVOICE_TYPES = {
     "VAT": "Vat", "ZAL": "Zal", "KOR": "Kor", "ROZ": "Roz", "UPR": "Upr",
-    "KOR_ZAL": "KorZal", "KOR_ROZ": "KorRoz",
+    "KOR_ZAL": "KorZal", "KOR_ROZ": "KorRoz", "VAT_RR": "VatRr", "KOR_VAT_RR": "KorVatRr",
 }  # fmt: skip
 DATE_FIELDS = {
     "Issue": "issue_moment",
@@ -70,6 +73,8 @@ class StoredInvoice:
     invoice_reference: str
     context: tuple[str, str]  # context that sent it
     hash_of_corrected: str | None = None
+    # (systemCode, schemaVersion, value) as KSeF reports formCode: FA (3), FA (2), FA_RR (1)
+    form_code: tuple[str, str, str] = FA3
 
     @property
     def issue_moment(self) -> datetime:
@@ -138,6 +143,19 @@ def high_water_mark(state: State, now: datetime) -> datetime:
     return now - _ONE_MS
 
 
+def reported_high_water_mark(state: State) -> datetime | None:
+    """The latest permanentStorageHwmDate any answer has carried. Nothing may be stored
+    at or before it afterwards (bulk seeding refuses to): a client that synchronised up
+    to a reported HWM must never miss an invoice."""
+    return cast(datetime | None, state.extra.get("reported_hwm"))
+
+
+def _remember_hwm(state: State, mark: datetime) -> None:
+    reported = reported_high_water_mark(state)
+    if reported is None or mark > reported:
+        state.extra["reported_hwm"] = mark
+
+
 def context_keys(ctx: AccessContext, subject_type: str) -> list[tuple[str, str]]:
     """Index keys the context may read for SUBJECT_TYPE (see exports for 21181)."""
     kind, value = ctx.context.type, ctx.context.value
@@ -171,6 +189,11 @@ def _identifier_json(identifier: PartyIdentifier) -> dict[str, str]:
     return data
 
 
+def _form_code_json(form_code: tuple[str, str, str]) -> dict[str, str]:
+    system_code, schema_version, value = form_code
+    return {"systemCode": system_code, "schemaVersion": schema_version, "value": value}
+
+
 def metadata_json(invoice: StoredInvoice) -> dict[str, Any]:
     """InvoiceMetadata as the contract defines it (also the rows of `_metadata.json`)."""
     facts = invoice.facts
@@ -189,7 +212,7 @@ def metadata_json(invoice: StoredInvoice) -> dict[str, Any]:
         "currency": facts.currency,
         "invoicingMode": invoice.invoicing_mode,
         "invoiceType": INVOICE_TYPES.get(facts.kind, "Vat"),
-        "formCode": dict(FA3_FORM_CODE),
+        "formCode": _form_code_json(invoice.form_code),
         "isSelfInvoicing": facts.is_self_invoicing,
         "hasAttachment": facts.has_attachment,
         "invoiceHash": invoice.invoice_hash,
@@ -257,7 +280,7 @@ def _matches(invoice: StoredInvoice, filters: dict[str, Any]) -> bool:
         ("invoicingMode", invoice.invoicing_mode),
         ("isSelfInvoicing", facts.is_self_invoicing),
         ("hasAttachment", facts.has_attachment),
-        ("formType", "FA"),
+        ("formType", invoice.form_code[2]),
     )
     for name, actual in simple:
         wanted = filters.get(name)
@@ -322,6 +345,7 @@ def select(state: State, ctx: AccessContext, filters: dict[str, Any]) -> Selecti
         if restricted:
             end = min(end, mark)
         hwm_report = min(end, mark)
+        _remember_hwm(state, hwm_report)
     store = invoices_of(state)
     index = _index(state)
     candidates: dict[str, None] = {}

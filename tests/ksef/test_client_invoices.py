@@ -178,7 +178,8 @@ def test_an_export_is_started_polled_downloaded_without_token_decrypted_and_unpa
     ministry_key, public_key = symmetric_key()
     export_ref = ref("EH")
     ksef_mock.on("POST", "/invoices/exports", Reply(201, {"referenceNumber": export_ref}))
-    client = KsefClient(BASE, sleep=lambda _: None)
+    # The part links expire an hour after the mocks' NOW: the client must live at NOW too.
+    client = KsefClient(BASE, sleep=lambda _: None, clock=lambda: NOW)
 
     export = client.start_invoice_export(ACCESS, FILTERS, public_key=public_key)
 
@@ -256,7 +257,7 @@ def test_an_export_is_started_polled_downloaded_without_token_decrypted_and_unpa
 def test_a_corrupted_export_part_is_rejected(ksef_mock: ContractMock) -> None:
     _, public_key = symmetric_key()
     ksef_mock.on("POST", "/invoices/exports", Reply(201, {"referenceNumber": ref("EH")}))
-    client = KsefClient(BASE)
+    client = KsefClient(BASE, clock=lambda: NOW - timedelta(minutes=1))
     export = client.start_invoice_export(ACCESS, FILTERS, public_key=public_key, only_metadata=True)
     encrypted = aes_encrypt(b"PK-not-really", export.encryption.key, export.encryption.iv)
     url = "https://blob.ksef.invalid/exports/p?sig=x"

@@ -143,6 +143,7 @@ class ExportReader:
         self.max_member_bytes = max_member_bytes
         self._workdir: tempfile.TemporaryDirectory[str] | None = workdir
         self._metadata: tuple[InvoiceMetadata, ...] | None = None
+        self._metadata_rows: tuple[dict[str, Any], ...] = ()
         self.compression: Compression = self._detect()
 
     def __repr__(self) -> str:
@@ -174,6 +175,14 @@ class ExportReader:
         if self._metadata is None:
             self._metadata = self._read_metadata()
         return self._metadata
+
+    @property
+    def metadata_rows(self) -> tuple[dict[str, Any], ...]:
+        """The same rows as KSeF wrote them (plain JSON values), in the same order, for a
+        caller that keeps KSeF's own record next to the parsed one."""
+        if self._metadata is None:
+            self._metadata = self._read_metadata()
+        return self._metadata_rows
 
     def iter_invoices(self) -> Iterator[tuple[str, bytes]]:
         """``(ksef_number, exact xml bytes)`` of every ``{ksefNumber}.xml`` in the package."""
@@ -257,7 +266,10 @@ class ExportReader:
         try:
             document = json.loads(content, parse_float=Decimal)
             rows = document.get("invoices", []) if isinstance(document, dict) else []
-            return tuple(InvoiceMetadata.from_json(row) for row in rows)
+            parsed = tuple(InvoiceMetadata.from_json(row) for row in rows)
+            plain = json.loads(content)
+            self._metadata_rows = tuple(plain.get("invoices", []))
+            return parsed
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ExportPackageInvalid(f"{METADATA_FILE} is malformed: {exc}") from None
 

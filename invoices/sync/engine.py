@@ -68,6 +68,7 @@ BACKOFF_MAX = timedelta(minutes=30)
 PERMANENT_RETRY = timedelta(hours=6)
 FAILING_AFTER = 3  # consecutive transient failures before the cursor shows red
 PROBE_PAGE = 10  # the contract's smallest page: the probe only asks "anything new?"
+HWM_NOT_REACHED = 21183  # dateRange.from is later than KSeF's high-water mark
 PUBLIC_KEY_TTL = 3600.0
 
 State = SyncCursor.State
@@ -85,7 +86,7 @@ class StepResult:
 
 
 class StepFailure(Exception):
-    def __init__(self, code: str, *, clear_export: bool = False, **params: Any) -> None:
+    def __init__(self, code: str, /, *, clear_export: bool = False, **params: Any) -> None:
         super().__init__(code)
         self.code = code
         self.params = params
@@ -123,9 +124,8 @@ class Engine:
         now = self.clock.now()
         token = uuid.uuid4().hex
         free = Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-        taken = (
-            SyncCursor.objects.filter(free, pk=cursor_id)
-            .update(lease_until=now + self.lease, lease_token=token)
+        taken = SyncCursor.objects.filter(free, pk=cursor_id).update(
+            lease_until=now + self.lease, lease_token=token
         )
         return token if taken else None
 
@@ -181,7 +181,7 @@ class Engine:
             if self._incremental_due(cursor):
                 return self._incremental(cursor, token, ctx)
             if not cursor.backfill_done:
-                return self._start_export(cursor, token, ctx, windows.backfill_request(cursor))
+                return self._probe(cursor, token, ctx, windows.backfill_request(cursor))
         self._save(cursor, token, state=State.IDLE)
         return StepResult(claimed=True, state=State.IDLE)
 
@@ -280,12 +280,31 @@ class Engine:
         request = windows.incremental_request(cursor, now)
         if cursor.cycle_started_at is None or cursor.state not in (State.SYNCING, State.WAITING):
             cursor.cycle_started_at = now
-        page = ctx.session.call(
-            ctx.client.query_invoice_metadata,
-            self._filters(cursor, request),
-            page_offset=0,
-            page_size=PROBE_PAGE,
-        )
+        return self._probe(cursor, token, ctx, request)
+
+    def _probe(
+        self,
+        cursor: SyncCursor,
+        token: str,
+        ctx: connection.KsefContext,
+        request: windows.Request,
+    ) -> StepResult:
+        """Ask the metadata query whether the range holds anything; export only if it does.
+
+        An empty range (most incremental cycles, quiet months of a small client) then
+        costs one metadata request instead of an export, its status and its download."""
+        try:
+            page = ctx.session.call(
+                ctx.client.query_invoice_metadata,
+                self._filters(cursor, request),
+                page_offset=0,
+                page_size=PROBE_PAGE,
+            )
+        except errors.BadRequestError as exc:
+            if not exc.has_code(HWM_NOT_REACHED):
+                raise
+            # KSeF's high-water mark has not reached our `from` yet: nothing can be new.
+            return self._store(cursor, token, request, windows.PackageEnd(False, None, None), None)
         if page.invoices or page.has_more:
             return self._start_export(cursor, token, ctx, request)
         end = windows.PackageEnd(False, None, page.permanent_storage_hwm_date)
@@ -347,6 +366,9 @@ class Engine:
         if code == 210:  # the package expired before we got it: the same `from` again
             self._clear_export(cursor, token)
             return StepResult(claimed=True, next_at=self.clock.now(), state=cursor.state)
+        if code == 420:  # `from` is past KSeF's high-water mark: come back when it moved
+            self._clear_export(cursor, token)
+            return StepResult(claimed=True, next_at=self.clock.now() + HWM_WAIT, state=cursor.state)
         raise StepFailure(
             "export_failed",
             clear_export=True,
@@ -458,8 +480,8 @@ class Engine:
         }
         cursor.backfill_next_to = window_from
         done = cursor.backfill_done
-        fields["state"] = State.IDLE if done and not self._incremental_due(cursor) else (
-            State.BACKFILLING
+        fields["state"] = (
+            State.IDLE if done and not self._incremental_due(cursor) else (State.BACKFILLING)
         )
         return fields, None if done and fields["state"] == State.IDLE else now
 

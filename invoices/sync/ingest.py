@@ -93,7 +93,9 @@ def checked_invoices(
         raise PackageCorrupt(f"{len(missing)} metadata rows without their XML")
 
 
-def store_invoices(*, client_id: int, subject_type: str, invoices: Iterable[Invoice]) -> StoredCount:
+def store_invoices(
+    *, client_id: int, subject_type: str, invoices: Iterable[Invoice]
+) -> StoredCount:
     """Insert what is new and link every invoice to the client (call inside a transaction)."""
     invoices_new = links_new = received = 0
     iterator = iter(invoices)

@@ -93,8 +93,10 @@ def _finished(outcome: CursorOutcome, result: StepResult, max_failures: int) -> 
     if result.permanent:
         return True
     if result.error_code:
-        failures = SyncCursor.objects.filter(pk=outcome.cursor_id).values_list(
-            "failures", flat=True
-        ).first()
+        failures = (
+            SyncCursor.objects.filter(pk=outcome.cursor_id)
+            .values_list("failures", flat=True)
+            .first()
+        )
         return (failures or 0) >= max_failures
     return False

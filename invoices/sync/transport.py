@@ -32,8 +32,10 @@ _TEMPLATES: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^/auth/token/(redeem|refresh)$"), "/auth/token/{action}"),
     (re.compile(r"^/auth/sessions/current$"), "/auth/sessions/current"),
     (re.compile(r"^/auth/sessions/[^/]+$"), "/auth/sessions/{referenceNumber}"),
-    (re.compile(r"^/auth/(?!challenge$|xades-signature$|ksef-token$|sessions$)[^/]+$"),
-     "/auth/{referenceNumber}"),
+    (
+        re.compile(r"^/auth/(?!challenge$|xades-signature$|ksef-token$|sessions$)[^/]+$"),
+        "/auth/{referenceNumber}",
+    ),
 ]
 DEFAULT_RETRY_AFTER = 60.0
 

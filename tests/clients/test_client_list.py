@@ -86,7 +86,9 @@ def test_sorting_by_stage_orders_the_journey_and_reverses(login, manager, journe
 
 def test_the_health_row_shows_real_states(login, manager, journey):
     done = journey[OnboardingStage.DONE]
-    InvoiceSyncState.objects.filter(client=done).update(last_error="Przekroczono limit zapytań")
+    InvoiceSyncState.objects.filter(client=done).update(
+        last_error_code="ksef_unavailable", last_error_params={"status": 503}
+    )
     _grant(journey[OnboardingStage.GRANTS], verification=PermissionGrant.Verification.MISSING)
     PermissionGrant.objects.filter(client=journey[OnboardingStage.GRANTS]).update(
         state=PermissionGrant.State.REVOKED
@@ -104,7 +106,7 @@ def test_the_health_row_shows_real_states(login, manager, journey):
     ready = row(done)
     assert "Certyfikat uwierzytelniający KSeF (typ 1), ważny do" in ready
     assert "1 nadanych, sprawdzone" in ready
-    assert "błąd: Przekroczono limit zapytań" in ready
+    assert "błąd: KSeF zwrócił błąd serwera (HTTP 503)" in ready
     assert row(journey[OnboardingStage.GRANTS]).count('badge none">brak<') == 1  # revoked
 
 
@@ -167,7 +169,9 @@ def _add_clients(office, accountants, count):
         if i % 2:
             _credential(client, valid_to=now + datetime.timedelta(days=i))
             _grant(client, verified_at=now)
-            InvoiceSyncState.objects.create(client=client, last_success_at=now, last_error="x")
+            InvoiceSyncState.objects.create(
+                client=client, last_success_at=now, last_error_code="timeout"
+            )
 
 
 def test_the_list_issues_the_same_number_of_queries_for_10_and_200_clients(login, manager, office):

@@ -22,7 +22,7 @@ from ksef_simulator.fa3xml import fa3_schema
 from ksef_simulator.invoices import invoices_of, reported_high_water_mark
 from ksef_simulator.state import State
 from tests.ksef_simulator.helpers import bearer, owner_login
-from tests.ksef_simulator.invoice_support import SessionKey, encryption_info, query, shared
+from tests.ksef_simulator.invoice_support import SessionKey, encryption_info, query
 
 SELLER, BUYER = "5265877635", "6808208874"
 
@@ -74,7 +74,7 @@ def test_bulk_seeding_stores_distinct_real_documents_whose_hash_is_the_reported_
         assert invoice.acquisition_date < invoice.permanent_storage_date
     assert set(result.forms) == {"FA (3)", "FA (2)", "FA_RR (1)"}
     assert 200 < result.forms["FA (2)"] < 400 and 200 < result.forms["FA_RR (1)"] < 400
-    schema = fa3_schema(shared())
+    schema = fa3_schema()
     fa3 = [i for i in stored if i.form_code[0] == "FA (3)"][:25]
     assert all(schema.validate(etree.fromstring(i.content)) for i in fa3)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from portal.audit import ACTION_LABELS
 from tests.conftest import REPO_ROOT
 
-APPS = ("portal", "clients", "certificates", "invoices")
+APPS = ("portal", "clients", "certificates", "grants", "invoices", "dashboard", "demo")
 
 
 def _recorded_actions() -> set[str]:

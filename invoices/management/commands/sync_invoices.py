@@ -56,10 +56,9 @@ class Command(BaseCommand):
         clients = self._clients(options["client"], options["all"])
         cursors = self._prepare(clients, options["backfill_from"])
         total = len(cursors)
-        self.stdout.write(
-            f"Synchronizacja: {len(clients)} {plural(len(clients), 'klient', 'klienci', 'klientów')}"
-            f", {total} {plural(total, 'rodzaj', 'rodzaje', 'rodzajów')} faktur."
-        )
+        who = plural(len(clients), "klient", "klienci", "klientów")
+        kinds = plural(total, "kursor", "kursory", "kursorów")
+        self.stdout.write(f"Synchronizacja: {len(clients)} {who}, {total} {kinds}.")
         report = run_until_done(
             Engine(),
             cursors,
@@ -111,7 +110,8 @@ class Command(BaseCommand):
                 finished.add(outcome.cursor_id)
             filled = int(20 * len(finished) / total) if total else 20
             bar = "#" * filled + "." * (20 - filled)
-            line = f"\r[{bar}] {len(finished)}/{total} · {stored[0]} {plural(stored[0], 'faktura', 'faktury', 'faktur')}"
+            noun = plural(stored[0], "faktura", "faktury", "faktur")
+            line = f"\r[{bar}] {len(finished)}/{total} · {stored[0]} {noun}"
             if sys.stdout.isatty() or outcome.done:
                 self.stdout.write(line, ending="")
                 self.stdout.flush()
@@ -139,4 +139,5 @@ class Command(BaseCommand):
                 f"Nie zakończono synchronizacji: {len(failed)} z {len(report.outcomes)} "
                 "(przyczyny wyżej)."
             )
-        self.stdout.write(f"Gotowe: zapisano {report.stored} {plural(report.stored, 'fakturę', 'faktury', 'faktur')}.")
+        noun = plural(report.stored, "fakturę", "faktury", "faktur")
+        self.stdout.write(f"Gotowe: zapisano {report.stored} {noun}.")

@@ -1,0 +1,119 @@
+"""Shared set-up of the sync-engine tests: the KSeF simulator in-process on the engine's
+own virtual clock, clients with stored credentials, and the ground-truth comparison.
+
+The simulator follows the engine's `ManualClock`, and the engine "sleeps" by moving that
+clock, so waiting for an export, a rate-limit window or a backoff costs no real time and
+both sides agree on every timestamp (KSeF's high-water mark included).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+import redis
+from django.conf import settings
+
+from certificates import connection
+from clients.models import AccessModel, Client, LegalForm, Prerequisite
+from invoices.models import ClientInvoice
+from invoices.sync.clock import ManualClock
+from invoices.sync.engine import Engine
+from invoices.sync.limiter import RateLimiter, RedisStore, SqliteStore
+from ksef_simulator import SimulatorConfig, create_app
+from ksef_simulator.bulk import ground_truth
+from ksef_simulator.state import State
+from portal.models import Office
+from tests.factories import valid_nip
+from tests.grants.grants_support import SIM_BASE_URL, RecordingTransport, store_seal
+
+# The virtual clock starts at the real time: certificates made by the tests are valid from
+# the real now, and KSeF (the simulator) refuses one that is not valid yet.
+START = datetime.now(UTC).replace(microsecond=0)
+
+
+@dataclass
+class SyncSim:
+    app: Any
+    state: State
+    transport: RecordingTransport
+    clock: ManualClock
+    limiter: RateLimiter
+    http: httpx.Client
+    engines: list[Engine] = field(default_factory=list)
+
+    def engine(self, **overrides: Any) -> Engine:
+        engine = Engine(
+            clock=self.clock, limiter=self.limiter, sleep=self.clock.advance, **overrides
+        )
+        self.engines.append(engine)
+        return engine
+
+    def faults(self, **values: Any) -> None:
+        response = self.http.post(SIM_BASE_URL.removesuffix("/v2") + "/_sim/faults", json=values)
+        assert response.status_code == 200, response.text
+
+    def truth(self, nip: str, subject_type: str) -> dict[str, str]:
+        return ground_truth(self.state, nip, subject_type)
+
+
+def limiter_for_test(clock: ManualClock, tmp_path: Any) -> RateLimiter:
+    """A limiter of its own per test, on the configured kind of store (Redis in CI)."""
+    url: str = settings.KSEF_RATE_LIMIT_URL
+    if url.startswith("redis"):
+        store: Any = RedisStore(redis.Redis.from_url(url), prefix=f"test-{uuid.uuid4().hex}:")
+    else:
+        store = SqliteStore(tmp_path / "limits.sqlite3")
+    return RateLimiter(store, clock)
+
+
+@pytest.fixture(name="syncsim")
+def syncsim_fixture(settings, tmp_path) -> Iterator[SyncSim]:  # type: ignore[no-untyped-def]
+    yield from make_syncsim(settings, tmp_path)
+
+
+def make_syncsim(settings: Any, tmp_path: Any, **config: Any) -> Iterator[SyncSim]:
+    clock = ManualClock(START)
+    app = create_app(
+        SimulatorConfig(profile="fast", jwt_secret=b"sync-tests-sync-tests-sync-tests", **config)
+    )
+    state: State = app.extensions["ksef_simulator"]
+    state.clock.follow(clock.now)
+    transport = RecordingTransport(app, state)
+    settings.KSEF_BASE_URL = SIM_BASE_URL
+    connection.set_transport(transport)
+    with httpx.Client(transport=transport, base_url=SIM_BASE_URL) as http:
+        yield SyncSim(app, state, transport, clock, limiter_for_test(clock, tmp_path), http)
+    connection.set_transport(None)
+
+
+def sync_client(office: Office, *, nip: str | None = None, name: str = "") -> Client:
+    """A client ready to sync: ZAW-FA not required, its own company seal stored."""
+    nip = nip or valid_nip()
+    client = Client.objects.create(
+        office=office,
+        nip=nip,
+        name=name or f"Klient {nip}",
+        legal_form=LegalForm.LIMITED_LIABILITY_COMPANY,
+        access_model=AccessModel.CLIENT_CREDENTIAL,
+    )
+    Prerequisite.objects.create(client=client, state=Prerequisite.State.NOT_REQUIRED)
+    store_seal(office, client, nip)
+    return client
+
+
+def stored_set(client: Client, subject_type: str) -> dict[str, str]:
+    """KSeF number -> SHA-256 of the stored XML, computed from the stored bytes."""
+    import base64
+    import hashlib
+
+    links = ClientInvoice.objects.filter(client=client, subject_type=subject_type)
+    return {
+        number: base64.b64encode(hashlib.sha256(bytes(xml)).digest()).decode()
+        for number, xml in links.values_list("invoice__ksef_number", "invoice__xml")
+    }

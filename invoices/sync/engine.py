@@ -170,6 +170,13 @@ class Engine:
             return self._waiting(cursor, token, wait.until)
         except StepFailure as failure:
             return self._failed(cursor, token, failure)
+        except LeaseLost:
+            raise
+        except Exception as exc:
+            # A bug or a database error: recorded on the cursor and backed off like any
+            # failure, so one broken client cannot spin a worker or hide its trouble.
+            logger.exception("sync step of cursor %s failed unexpectedly", cursor.pk)
+            return self._failed(cursor, token, StepFailure("unexpected", kind=type(exc).__name__))
 
     def _work(self, cursor: SyncCursor, token: str) -> StepResult:
         if not self._should_sync(cursor):
@@ -303,12 +310,23 @@ class Engine:
         except errors.BadRequestError as exc:
             if not exc.has_code(HWM_NOT_REACHED):
                 raise
-            # KSeF's high-water mark has not reached our `from` yet: nothing can be new.
-            return self._store(cursor, token, request, windows.PackageEnd(False, None, None), None)
+            return self._hwm_not_reached(cursor, token, request)
         if page.invoices or page.has_more:
             return self._start_export(cursor, token, ctx, request)
         end = windows.PackageEnd(False, None, page.permanent_storage_hwm_date)
         return self._store(cursor, token, request, end, reader=None)
+
+    def _hwm_not_reached(
+        self, cursor: SyncCursor, token: str, request: windows.Request
+    ) -> StepResult:
+        """KSeF's high-water mark has not reached `from` yet (21183): nothing before it is
+        final. An incremental cycle has nothing new; a backfill window must wait, or the
+        invoices still landing just before the incremental start would be skipped."""
+        if request.phase == Phase.INCREMENTAL:
+            end = windows.PackageEnd(False, None, None)
+            return self._store(cursor, token, request, end, reader=None)
+        next_at = self.clock.now() + HWM_WAIT
+        return StepResult(claimed=True, next_at=next_at, state=cursor.state)
 
     def _filters(self, cursor: SyncCursor, request: windows.Request) -> InvoiceQueryFilters:
         return InvoiceQueryFilters(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import resource
 import sys
 import time
 import tracemalloc
@@ -65,7 +66,8 @@ def main() -> None:
     began = time.perf_counter()
     truth = ground_truth(state, BUYER, "Subject2")
     listed = time.perf_counter() - began
-    print(f"bulk_seed: {args.invoices} invoices in {seeded:.2f} s")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"bulk_seed: {args.invoices} invoices in {seeded:.2f} s (process RSS now {rss:.0f} MB)")
     print(f"ground_truth: {len(truth)} invoices in {listed:.3f} s")
 
     http = httpx.Client(transport=httpx.WSGITransport(app), base_url="http://ksef-sim/v2")

@@ -6,7 +6,9 @@ Prints:
 * the time ``ksef_simulator.bulk.bulk_seed`` takes to store ``--invoices`` invoices between
   two NIPs (and to list the ground truth of one side);
 * the time ``POST /invoices/exports`` takes to build a package of ``--package`` invoices
-  (selection, ``_metadata.json``, ZIP, AES) — the simulator builds it synchronously;
+  (selection, ``_metadata.json``, ZIP, AES) — the simulator builds it synchronously; the
+  first one also sorts the context's invoices by storage date once, the next one (from
+  ``lastPermanentStorageDate``, as a backfill goes on) reuses that;
 * the time and the Python heap peak (tracemalloc) of ``KsefClient.open_export_package`` +
   ``iter_invoices`` over that package, i.e. download, verify, decrypt and unpack, as
   invoices per second.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import resource
 import sys
 import time
 import tracemalloc
@@ -65,7 +68,8 @@ def main() -> None:
     began = time.perf_counter()
     truth = ground_truth(state, BUYER, "Subject2")
     listed = time.perf_counter() - began
-    print(f"bulk_seed: {args.invoices} invoices in {seeded:.2f} s")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"bulk_seed: {args.invoices} invoices in {seeded:.2f} s (process RSS now {rss:.0f} MB)")
     print(f"ground_truth: {len(truth)} invoices in {listed:.3f} s")
 
     http = httpx.Client(transport=httpx.WSGITransport(app), base_url="http://ksef-sim/v2")
@@ -88,6 +92,14 @@ def main() -> None:
         f"export build: {package.invoice_count} invoices, {package.size / 1e6:.1f} MB, "
         f"{len(package.parts)} part(s) in {built:.2f} s (truncated={package.is_truncated})"
     )
+
+    if package.is_truncated and package.last_permanent_storage_date is not None:
+        began = time.perf_counter()
+        following = client.start_invoice_export(
+            access, filters.starting_at(package.last_permanent_storage_date), public_key=key
+        )
+        print(f"next package (from lastPermanentStorageDate): {time.perf_counter() - began:.2f} s")
+        del following
 
     began = time.perf_counter()
     count = 0

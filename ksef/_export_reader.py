@@ -144,7 +144,9 @@ class ExportReader:
         self._workdir: tempfile.TemporaryDirectory[str] | None = workdir
         self._metadata: tuple[InvoiceMetadata, ...] | None = None
         self._metadata_rows: tuple[dict[str, Any], ...] = ()
-        self.compression: Compression = self._detect()
+        # A package without parts (nothing matched) has no archive at all.
+        self._empty = not package.parts
+        self.compression: Compression | None = None if self._empty else self._detect()
 
     def __repr__(self) -> str:
         return (
@@ -193,6 +195,8 @@ class ExportReader:
     def iter_files(self) -> Iterator[tuple[str, bytes]]:
         """Every regular file of the archive, ``_metadata.json`` included, in archive order."""
         self._require_open()
+        if self._empty:
+            return
         try:
             if self.compression == "Zip":
                 yield from self._iter_zip()
@@ -248,6 +252,8 @@ class ExportReader:
 
     def _read_metadata(self) -> tuple[InvoiceMetadata, ...]:
         self._require_open()
+        if self._empty:
+            return ()
         content: bytes | None = None
         try:
             if self.compression == "Zip":

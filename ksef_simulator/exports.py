@@ -195,7 +195,8 @@ def start_export() -> tuple[Response, int]:
         key = decrypt_oaep(encryption["encryptedSymmetricKey"], "SymmetricKeyEncryption")
         if len(key) != 32:
             raise DecryptionError("the symmetric key must have 32 bytes")
-        selection = select(state, ctx, filters)
+        limit = min(PACKAGE_INVOICE_LIMIT, state.config.export_package_invoice_limit)
+        selection = select(state, ctx, filters, limit + 1)
     except DecryptionError:
         export.status_code = 415
     except HwmRangeError:

@@ -15,6 +15,7 @@ The high-water mark is the moment before which the set of stored invoices is fin
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import hmac
 import re
@@ -321,8 +322,15 @@ def _in_range(invoice: StoredInvoice, date_type: str, start: datetime, end: date
     return start <= moment <= end
 
 
-def select(state: State, ctx: AccessContext, filters: dict[str, Any]) -> Selection:
-    """Everything FILTERS match for CTX, ascending; raises HwmRangeError (21183 / 420)."""
+def select(
+    state: State, ctx: AccessContext, filters: dict[str, Any], limit: int | None = None
+) -> Selection:
+    """Everything FILTERS match for CTX, ascending; raises HwmRangeError (21183 / 420).
+
+    With LIMIT, at most that many rows (the first ones): callers that only need to know
+    whether more than N rows match ask for N + 1, which spares a PermanentStorage query
+    the walk over every invoice of the context.
+    """
     now = state.now()
     date_range = filters["dateRange"]
     date_type = date_range["dateType"]
@@ -346,10 +354,27 @@ def select(state: State, ctx: AccessContext, filters: dict[str, Any]) -> Selecti
             end = min(end, mark)
         hwm_report = min(end, mark)
         _remember_hwm(state, hwm_report)
+    keys = context_keys(ctx, filters["subjectType"])
+    if date_type == "PermanentStorage" and len(keys) == 1:
+        rows = _stored_between(state, keys[0], start, min(end, now), filters, limit)
+    else:
+        rows = _scan(state, keys, date_type, start, end, now, filters)
+    return Selection(rows, date_type, start, end, hwm_report)
+
+
+def _scan(
+    state: State,
+    keys: list[tuple[str, str]],
+    date_type: str,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    filters: dict[str, Any],
+) -> list[StoredInvoice]:
     store = invoices_of(state)
     index = _index(state)
     candidates: dict[str, None] = {}
-    for key in context_keys(ctx, filters["subjectType"]):
+    for key in keys:
         candidates.update(dict.fromkeys(index.get(key, ())))
     rows = []
     for number in candidates:
@@ -360,7 +385,50 @@ def select(state: State, ctx: AccessContext, filters: dict[str, Any]) -> Selecti
             rows.append(invoice)
     field_name = DATE_FIELDS[date_type]
     rows.sort(key=lambda inv: (getattr(inv, field_name), inv.invoicing_date, inv.ksef_number))
-    return Selection(rows, date_type, start, end, hwm_report)
+    return rows
+
+
+def _storage_order(state: State, key: tuple[str, str]) -> list[tuple[datetime, datetime, str]]:
+    """The invoices of one index key as (permanentStorageDate, invoicingDate, ksefNumber),
+    sorted — the order of every PermanentStorage answer. Kept in the state and extended
+    with what was indexed since (the index only grows; stored dates never change)."""
+    numbers = _index(state).get(key, [])
+    cache = cast(
+        dict[tuple[str, str], tuple[int, list[tuple[datetime, datetime, str]]]],
+        state.extra.setdefault("storage_order", {}),
+    )
+    done, ordered = cache.get(key, (0, []))
+    if done != len(numbers):
+        store = invoices_of(state)
+        for number in numbers[done:]:
+            invoice = store[number]
+            ordered.append((invoice.permanent_storage_date, invoice.invoicing_date, number))
+        ordered.sort()  # timsort: a sorted run plus a short tail costs about one pass
+        cache[key] = (len(numbers), ordered)
+    return ordered
+
+
+def _stored_between(
+    state: State,
+    key: tuple[str, str],
+    start: datetime,
+    stop: datetime,
+    filters: dict[str, Any],
+    limit: int | None,
+) -> list[StoredInvoice]:
+    ordered = _storage_order(state, key)
+    store = invoices_of(state)
+    rows = []
+    for position in range(bisect.bisect_left(ordered, (start,)), len(ordered)):
+        stored_at, _, number = ordered[position]
+        if stored_at > stop:
+            break
+        invoice = store[number]
+        if _matches(invoice, filters):
+            rows.append(invoice)
+            if limit is not None and len(rows) >= limit:
+                break
+    return rows
 
 
 def _query_int(name: str, default: int, low: int, high: int | None) -> int:
@@ -385,8 +453,13 @@ def query_metadata() -> Response:
         validation_error(f"sortOrder: dozwolone wartości Asc, Desc (otrzymano '{sort_order}').")
     page_offset = _query_int("pageOffset", 0, 0, None)
     page_size = _query_int("pageSize", 10, 10, 250)
+    # The cap (tests shrink it with config.metadata_row_cap): at most METADATA_CAP rows per
+    # filter set; one more tells whether the result is truncated.
+    cap = min(METADATA_CAP, current_state().config.metadata_row_cap)
     try:
-        selection = select(current_state(), access_context(), body())
+        selection = select(
+            current_state(), access_context(), body(), cap + 1 if sort_order == "Asc" else None
+        )
     except HwmRangeError:
         bad_request(
             21183,
@@ -394,10 +467,8 @@ def query_metadata() -> Response:
             "włączonym restrictToPermanentStorageHwmDate.",
         )
     rows = selection.rows if sort_order == "Asc" else selection.rows[::-1]
-    # The technical cap: at most METADATA_CAP rows per filter set (tests shrink it with
-    # config.metadata_row_cap); the page that reaches it says isTruncated=true and the
-    # client moves dateRange instead of pageOffset.
-    cap = min(METADATA_CAP, current_state().config.metadata_row_cap)
+    # The page that reaches the cap says isTruncated=true and the client moves dateRange
+    # instead of pageOffset.
     window = rows[:cap]
     first = page_offset * page_size
     page = window[first : first + page_size]

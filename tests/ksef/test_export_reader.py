@@ -303,6 +303,14 @@ def test_a_package_that_is_no_archive_is_invalid() -> None:
             client().open_export_package(InvoicePackage.from_json(data), built.encryption)
 
 
+def test_a_package_without_parts_reads_as_empty() -> None:
+    built = Package(0)
+    data = {"invoiceCount": 0, "size": 0, "parts": [], "isTruncated": False}
+
+    with client().open_export_package(InvoicePackage.from_json(data), built.encryption) as reader:
+        assert (list(reader.iter_invoices()), reader.metadata) == ([], ())
+
+
 def _trickle(data: bytes, chunk: int = 64 * 1024) -> Iterator[bytes]:
     """The body as a network would deliver it: in small chunks."""
     view = memoryview(data)

@@ -24,6 +24,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -495,10 +496,37 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: transactions are exactly the BEGIN IMMEDIATE above.
         db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
+        self._enable_wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
-        db.executescript(_SQLITE_SCHEMA)
+        # Under the write lock, so that processes opening a fresh file at once wait
+        # for each other (the busy timeout) instead of racing to create the tables.
+        db.execute("BEGIN IMMEDIATE")
+        for statement in filter(str.strip, _SQLITE_SCHEMA.split(";")):
+            db.execute(statement)
+        db.execute("COMMIT")
         return db
+
+    def _enable_wal(self, db: sqlite3.Connection) -> None:
+        # Converting a file to WAL needs an exclusive lock, and SQLite does not run the
+        # busy handler for it: processes opening a fresh file at once get "database is
+        # locked". Retry until one of them has converted it (WAL then stays with the file).
+        deadline = time.monotonic() + self.busy_timeout
+        while not _switched_to_wal(db):
+            if time.monotonic() > deadline:
+                raise sqlite3.OperationalError(f"{self.path} could not be switched to WAL")
+            time.sleep(0.01)
+
+
+def _switched_to_wal(db: sqlite3.Connection) -> bool:
+    try:
+        if db.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+            return True
+        # A refused switch may also just answer the old mode instead of raising.
+        return bool(db.execute("PRAGMA journal_mode=WAL").fetchone()[0] == "wal")
+    except sqlite3.OperationalError as error:
+        if not error.sqlite_errorname.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+            raise
+        return False
 
 
 # -------------------------------------------------------------------------- Redis store

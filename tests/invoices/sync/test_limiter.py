@@ -21,6 +21,7 @@ import redis
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
 
+from invoices.sync import limiter as limiter_module
 from invoices.sync.clock import ManualClock, SystemClock
 from invoices.sync.limiter import (
     CONTRACT_DEFAULTS,
@@ -479,6 +480,37 @@ def test_the_sqlite_store_deletes_rows_older_than_the_longest_window(
 
     assert hits == [("busy",)]
     assert blocks == []
+
+
+def test_a_fresh_sqlite_file_ends_up_in_wal_even_when_the_first_switches_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Switching a new file to WAL takes an exclusive lock for which SQLite does not wait,
+    # so a process opening the file beside another one can be refused: it must retry.
+    attempts: list[int] = []
+    switch = limiter_module._switched_to_wal
+
+    def refused_twice(db: sqlite3.Connection) -> bool:
+        attempts.append(1)
+        return len(attempts) > 2 and switch(db)
+
+    monkeypatch.setattr(limiter_module, "_switched_to_wal", refused_twice)
+    store = SqliteStore(tmp_path / "fresh.sqlite3")
+
+    assert RateLimiter(store, ManualClock(START)).acquire("k", Limits(per_second=1)).granted
+    assert len(attempts) == 3
+    with sqlite3.connect(store.path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_a_sqlite_file_that_never_gets_to_wal_fails_after_the_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limiter_module, "_switched_to_wal", lambda db: False)
+    store = SqliteStore(tmp_path / "stuck.sqlite3", busy_timeout=0.05)
+
+    with pytest.raises(sqlite3.OperationalError, match="could not be switched to WAL"):
+        RateLimiter(store, ManualClock(START)).acquire("k", Limits(per_second=1))
 
 
 def test_a_manual_clock_moves_only_when_told_and_never_back() -> None:

@@ -304,9 +304,9 @@ def look_up(grant: PermissionGrant, ctx: KsefContext) -> dict[str, str]:
 
 
 def _entity_look_up(grant: PermissionGrant, ctx: KsefContext) -> dict[str, str]:
-    # The office's side lists what clients granted it (query/entities/grants); the
-    # client's own persons query also lists entities on KSeF, but not in our simulator
-    # (ksef_simulator/REQUESTS.md), so the office's view comes first when it is available.
+    # The office's side lists what clients granted it (query/entities/grants) with the
+    # permission ids the office itself sees, so it comes first when an office credential
+    # exists; otherwise the client's persons query, which lists entities too.
     client = grant.client
     if office_credential_for(client.office) is not None:
         with connected(client, "office") as office_ctx:

@@ -31,7 +31,7 @@ CORE_BLUEPRINTS = [
     "ksef_simulator.permissions",
 ]
 
-# ===== INVOICE BLUEPRINTS — the invoices engineer appends module names here =============
+# ===== INVOICE BLUEPRINTS — the invoice-side modules, registered after the core ones =====
 # Each module exposes `bp` (registered under /v2) and may define
 # `init_app(app: Flask, state: State) -> None`, called once after registration (seeding,
 # background workers). Order matters only for overlapping URL rules (avoid them).

@@ -13,7 +13,7 @@ or reserves nothing and says when the first slot frees, so a task reschedules it
 (countdown = `Decision.retry_after`) instead of holding a worker while it waits.
 
 A hit at time `t` counts in a window of `w` seconds while `t > now - w`, the comparison
-the simulator (`ksef_simulator/ratelimit.py`) makes. Timestamps come from the caller's
+the KSeF simulator makes. Timestamps come from the caller's
 `Clock`, never from the store's server, so virtual-time benchmarks run production limits.
 """
 

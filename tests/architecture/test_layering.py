@@ -93,3 +93,18 @@ def test_the_walk_names_the_file_line_and_import_of_each_violation(tmp_path: Pat
         "portal/views.py:1 imports ksef_simulator.app (the simulator)",
     ]
     assert task_module_imports(tmp_path) == ["grants/services.py:1 imports grants.tasks"]
+
+
+def test_the_portal_apps_do_not_even_name_the_simulator() -> None:
+    """The portal talks to KSeF, real or simulated, only over HTTP: the simulator is named
+    by the demo and the tests alone (`grep -rn ksef_simulator <apps>` finds nothing)."""
+    apps = [REPO / app for app in ORDER]
+    naming = [
+        path.relative_to(REPO).as_posix()
+        for folder in apps
+        for path in folder.rglob("*")
+        if path.is_file()
+        and path.suffix in {".py", ".html", ".md", ".txt"}
+        and "ksef_simulator" in path.read_text(encoding="utf-8")
+    ]
+    assert naming == []

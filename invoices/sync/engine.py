@@ -182,12 +182,14 @@ class Engine:
         if not self._should_sync(cursor):
             self._save(cursor, token, state=State.IDLE)
             return StepResult(claimed=True, state=State.IDLE)
-        with self._translated(cursor), self._session(cursor) as ctx:
+        with self._translated(cursor), self._session(cursor) as (ctx, transport):
             if cursor.export_reference:
+                transport.backfill = cursor.export_phase == Phase.BACKFILL
                 return self._follow_export(cursor, token, ctx)
             if self._incremental_due(cursor):
                 return self._incremental(cursor, token, ctx)
             if not cursor.backfill_done:
+                transport.backfill = True
                 return self._probe(cursor, token, ctx, windows.backfill_request(cursor))
         self._save(cursor, token, state=State.IDLE)
         return StepResult(claimed=True, state=State.IDLE)
@@ -203,7 +205,9 @@ class Engine:
     # --- KSeF session ------------------------------------------------------------------------
 
     @contextmanager
-    def _session(self, cursor: SyncCursor) -> Iterator[connection.KsefContext]:
+    def _session(
+        self, cursor: SyncCursor
+    ) -> Iterator[tuple[connection.KsefContext, LimitedTransport]]:
         client = cursor.client
         if client.access_model == AccessModel.UNDECIDED:
             raise StepFailure("no_access_model")
@@ -233,7 +237,7 @@ class Engine:
             transport.table = self.limiter.limits_table(
                 client.nip, read=lambda: ctx.session.call(ctx.client.get_rate_limits)
             )
-            yield ctx
+            yield ctx, transport
 
     def _public_key(self, ctx: connection.KsefContext) -> Any:
         cached = self._public_keys.get(settings.KSEF_BASE_URL)

@@ -18,9 +18,11 @@ from urllib.parse import urlsplit
 import httpx
 
 from invoices.sync.limiter import (
+    Limits,
     Operation,
     RateLimiter,
     RateLimitTable,
+    group_of,
     operation_key,
 )
 from ksef._http import parse_retry_after
@@ -38,6 +40,12 @@ _TEMPLATES: list[tuple[re.Pattern[str], str]] = [
     ),
 ]
 DEFAULT_RETRY_AFTER = 60.0
+# What a backfill leaves of a context's query and export budgets for the incremental
+# cycles of the same client: one probe and one export per subject type every 15 minutes
+# (two subject types: 8 an hour each) stay available however long the history is.
+BACKFILL_RESERVE_PER_HOUR = 8
+BACKFILL_RESERVE_PER_MINUTE = 2
+RESERVED_GROUPS = frozenset({"invoiceMetadata", "invoiceExport"})
 
 
 class SlotUnavailable(Exception):
@@ -74,6 +82,8 @@ class LimitedTransport(httpx.BaseTransport):
         self.api_path = urlsplit(api_base_url).path.rstrip("/")
         self.api_host = urlsplit(api_base_url).netloc
         self.table = table or RateLimitTable.contract_defaults()
+        # Set by the engine while it works on a backfill window (see BACKFILL_RESERVE_*).
+        self.backfill = False
 
     def _operation(self, request: httpx.Request) -> Operation | None:
         path = request.url.path
@@ -89,7 +99,7 @@ class LimitedTransport(httpx.BaseTransport):
         if operation is None:
             return self.inner.handle_request(request)
         key = operation_key(self.context, operation)
-        decision = self.limiter.acquire(key, self.table.limits_for(operation))
+        decision = self.limiter.acquire(key, self._limits(operation))
         if not decision.granted:
             raise SlotUnavailable(decision.retry_at or decision.at, key)
         response = self.inner.handle_request(request)
@@ -98,5 +108,20 @@ class LimitedTransport(httpx.BaseTransport):
             self.limiter.block_for(key, wait if wait is not None else DEFAULT_RETRY_AFTER)
         return response
 
+    def _limits(self, operation: Operation) -> Limits:
+        limits = self.table.limits_for(operation)
+        if not self.backfill or group_of(operation) not in RESERVED_GROUPS:
+            return limits
+        return Limits(
+            limits.per_second,
+            _less(limits.per_minute, BACKFILL_RESERVE_PER_MINUTE),
+            _less(limits.per_hour, BACKFILL_RESERVE_PER_HOUR),
+        )
+
     def close(self) -> None:
         self.inner.close()
+
+
+def _less(limit: int | None, reserve: int) -> int | None:
+    """A budget with the reserve kept back, never below one request."""
+    return None if limit is None else max(1, limit - reserve)

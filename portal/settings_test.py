@@ -4,10 +4,9 @@ Only defaults change here; DATABASE_URL and CELERY_BROKER_URL from the environme
 decide whether the suite runs on SQLite or on PostgreSQL + Redis.
 """
 
-import atexit
 import os
-import shutil
 import tempfile
+from pathlib import Path
 
 os.environ.setdefault("SECRET_KEY", "insecure-key-for-tests-only")
 os.environ.setdefault("CRYPTOGRAPHY_KEY", "insecure-cryptography-key-for-tests-only")
@@ -15,12 +14,16 @@ os.environ.setdefault("EMAIL_URL", "memorymail://")
 
 from portal.settings import *  # noqa: F403
 
-# Each test process counts KSeF calls in a fresh file of its own, so that xdist workers
-# (and test runs of other checkouts) never spend from one another's windows.
+# Each test process counts KSeF calls in a file of its own, so that xdist workers (and
+# test runs of other checkouts) never spend from one another's windows. The store creates
+# it only when a test uses it; xdist workers end without running atexit, so instead a
+# file left by a dead process that had this pid is removed before it could be reused.
 if "KSEF_RATE_LIMIT_URL" not in os.environ:
-    _rate_limits_dir = tempfile.mkdtemp(prefix="ksef-rate-limits-")
-    atexit.register(shutil.rmtree, _rate_limits_dir, ignore_errors=True)
-    KSEF_RATE_LIMIT_URL = f"sqlite:///{_rate_limits_dir}/limits.sqlite3"
+    _rate_limits = Path(tempfile.gettempdir()) / f"ksef-rate-limits-{os.getpid()}.sqlite3"
+    for _suffix in ("", "-wal", "-shm"):
+        Path(f"{_rate_limits}{_suffix}").unlink(missing_ok=True)
+    KSEF_RATE_LIMIT_URL = f"sqlite:///{_rate_limits}"
+
 # Fast hashing: the suite creates many users; production keeps Django's default hashers.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tasks run inline unless a test starts a real worker against the configured broker.

@@ -295,6 +295,8 @@ class RateLimitStore(Protocol):
 
 
 class RateLimiter:
+    """Slots of the KSeF counters, asked for before every call; time from `clock`."""
+
     def __init__(
         self, store: RateLimitStore, clock: Clock | None = None, *, table_ttl: float = TABLE_TTL
     ) -> None:

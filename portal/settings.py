@@ -100,6 +100,15 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'portal.sqlite3'}")
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the Celery worker processes write to one SQLite file. A deferred
+    # transaction that turns into a write fails at once with "database is locked" (SQLite
+    # cannot wait there, whatever the timeout); IMMEDIATE takes the write lock at BEGIN,
+    # where the busy timeout waits, and WAL lets readers go on while one process writes.
+    # https://docs.djangoproject.com/en/5.2/ref/databases/#sqlite-transaction-behavior
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"}
+    )
 
 # The cache holds rate-limit counters (public upload links): per process by default, shared
 # by every web process in production (CACHE_URL=redis://127.0.0.1:6379/1).

@@ -33,6 +33,7 @@ urlpatterns = [
     path("credentials/", include("certificates.urls")),
     path("expiry/", include("certificates.expiry.urls")),
     path("grants/", include("grants.urls")),
+    path("invoices/", include("invoices.urls")),
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
 ]

@@ -24,6 +24,8 @@ from clients.models import AccessModel, Client, LegalForm, Prerequisite
 from grants.models import GrantsCheck, PermissionGrant
 from grants.services import office_entity_grant
 from grants.verification import grants_verify_request
+from invoices.models import SyncCursor
+from invoices.sync.services import syncable_clients
 from ksef_simulator import SimulatorConfig, create_app
 from ksef_simulator.state import State
 from portal.models import AuditEvent, Membership, Office
@@ -209,3 +211,16 @@ def test_it_says_how_to_start_the_simulator_when_it_is_not_running(settings):
 
     with pytest.raises(CommandError, match=r"Symulator KSeF nie odpowiada.*--no-simulator"):
         _seed()
+
+
+def test_it_queues_the_first_invoice_sync_of_every_client_that_can_sync_once(simulator):
+    output = _seed()
+
+    syncable = syncable_clients()
+    requested = AuditEvent.objects.filter(action="invoices.sync_requested")
+    assert syncable.count() >= 5
+    assert requested.count() == syncable.count()
+    assert SyncCursor.objects.filter(client__in=syncable).count() == 2 * syncable.count()
+    assert f"Queued the first invoice sync of {syncable.count()} clients" in output
+    _seed()
+    assert requested.count() == syncable.count()

@@ -23,6 +23,7 @@ from django.utils import timezone
 from clients import services as client_services
 from clients.models import Client, LegalForm, Prerequisite
 from demo import simulator as demo_simulator
+from invoices.sync.services import sync_request, syncable_clients
 from ksef.identifiers import nip_check_digit
 from portal import services as portal_services
 from portal.audit import audit_record
@@ -165,9 +166,16 @@ class Command(BaseCommand):
                     details={"clients_created": created_count},
                 )
         report = None
+        syncs = 0
         if not options["no_simulator"]:
             report = self._simulator(office, admin)
+            syncs = self._sync_start(office)
         self._print_summary(office, created_count, report)
+        if syncs:
+            self.stdout.write(
+                f"Queued the first invoice sync of {syncs} clients; the Celery worker fetches "
+                "their invoices from the simulator."
+            )
 
     def _simulator(self, office: Office, admin: Membership) -> demo_simulator.Report:
         # One INFO line per HTTP request would bury the summary the demo user needs.
@@ -181,6 +189,17 @@ class Command(BaseCommand):
                 f"Symulator KSeF nie odpowiada ({exc}). Uruchom go: .venv/bin/python -m "
                 "ksef_simulator --port 8765 --profile fast — albo dodaj --no-simulator."
             ) from None
+
+    def _sync_start(self, office: Office) -> int:
+        """Queue the first sync of every demo client that can sync and never did.
+
+        The invoices just sent to the simulator then arrive as soon as the worker that
+        `make demo` starts next is up, instead of at beat's first sweep minutes later.
+        Clients that already have cursors are left to beat, so a re-run queues nothing."""
+        fresh = list(syncable_clients(office).filter(sync_cursors__isnull=True).distinct())
+        for client in fresh:
+            sync_request(actor=None, client=client)
+        return len(fresh)
 
     def _persons(self, office: Office) -> dict[str, str]:
         """Whom the simulator should know: JDG owners, ZAW-FA persons, the office's admin."""

@@ -9,13 +9,25 @@ two workers at once, a step does its work once: the cursor is claimed first.
 from __future__ import annotations
 
 from celery import Task, shared_task
+from django.db import OperationalError
 
 from invoices.sync import services
 from invoices.sync.clock import SystemClock
 from invoices.sync.engine import Engine
 
 
-@shared_task(name=services.STEP_TASK, bind=True, acks_late=True)
+# A locked or briefly unreachable database is retried here with backoff and jitter: the
+# engine records every other failure on the cursor itself and schedules the next step.
+@shared_task(
+    name=services.STEP_TASK,
+    bind=True,
+    acks_late=True,
+    autoretry_for=(OperationalError,),
+    retry_backoff=5,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=8,
+)
 def sync_step(self: Task, cursor_id: int) -> str:  # type: ignore[type-arg]
     engine = Engine(clock=SystemClock())
     result = engine.step(cursor_id)

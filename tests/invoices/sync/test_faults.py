@@ -86,3 +86,48 @@ def test_every_fault_at_once_over_ten_thousand_invoices_loses_and_doubles_nothin
     expired = [e for e in sim.state.exports.values() if e.expired]
     assert len(expired) >= 3, "packages expired before the engine had them"
     assert set(SyncCursor.objects.values_list("state", flat=True)) == {"idle"}
+
+
+@pytest.fixture(name="tinysim")
+def tinysim_fixture(settings, tmp_path) -> Iterator[SyncSim]:  # type: ignore[no-untyped-def]
+    yield from make_syncsim(settings, tmp_path, export_package_invoice_limit=100)
+
+
+def test_a_hiccup_between_incremental_packages_is_not_counted_against_the_next_one(tinysim, office):
+    """Consecutive failures are what turn a cursor red: a package stored in between
+    means KSeF works, so one lost answer per package never shows the client failing."""
+    sim = tinysim
+    client = sync_client(office)
+    ids = cursor_ids(client, clock=sim.clock)
+    sales = SyncCursor.objects.get(client=client, subject_type="Subject1")
+    bulk_seed(
+        sim.state,
+        seller_nip=client.nip,
+        buyer_nip=valid_nip(),
+        count=800,
+        stored_from=START + timedelta(seconds=1),
+        stored_to=START + timedelta(minutes=10),
+    )
+    sim.clock.advance(15 * 60)
+    engine = sim.engine(jitter=lambda: 0.0)
+    states, waits = [], []
+    hiccuped: set[str] = set()
+    for _ in range(200):
+        sales.refresh_from_db()
+        if sales.export_reference and sales.export_reference not in hiccuped:
+            # The answer to the status call of every package is lost on the way back.
+            hiccuped.add(sales.export_reference)
+            sim.transport.lose_next_response_to = "/invoices/exports/"
+        result = engine.step(sales.pk, force=True)
+        states.append(result.state)
+        if result.error_code:
+            waits.append((result.next_at - sim.clock.now()).total_seconds())
+        if result.next_at is None:
+            break
+        sim.clock.advance(max(0.0, (result.next_at - sim.clock.now()).total_seconds()))
+
+    assert len(hiccuped) >= 8
+    assert "failing" not in states
+    assert max(waits) <= 30.0, waits
+    assert run_until_done(engine, ids).failed == []
+    assert_matches_ground_truth(sim, [client])

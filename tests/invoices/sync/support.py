@@ -49,9 +49,8 @@ class SyncSim:
     engines: list[Engine] = field(default_factory=list)
 
     def engine(self, **overrides: Any) -> Engine:
-        engine = Engine(
-            clock=self.clock, limiter=self.limiter, sleep=self.clock.advance, **overrides
-        )
+        overrides.setdefault("limiter", self.limiter)
+        engine = Engine(clock=self.clock, sleep=self.clock.advance, **overrides)
         self.engines.append(engine)
         return engine
 
@@ -95,7 +94,9 @@ def syncsim_fixture(settings, tmp_path) -> Iterator[SyncSim]:  # type: ignore[no
 def make_syncsim(settings: Any, tmp_path: Any, **config: Any) -> Iterator[SyncSim]:
     clock = ManualClock(START)
     app = create_app(
-        SimulatorConfig(profile="fast", jwt_secret=b"sync-tests-sync-tests-sync-tests", **config)
+        SimulatorConfig(
+            jwt_secret=b"sync-tests-sync-tests-sync-tests", **{"profile": "fast", **config}
+        )
     )
     state: State = app.extensions["ksef_simulator"]
     state.clock.follow(clock.now)

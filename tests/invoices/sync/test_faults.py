@@ -14,11 +14,14 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 
 from invoices.models import SyncCursor
+from invoices.sync.limiter import RateLimiter
 from invoices.sync.runner import run_until_done
 from ksef_simulator.bulk import bulk_seed
 from tests.factories import valid_nip
+from tests.invoices.sync.deliveries import Deliveries
 from tests.invoices.sync.support import (
     START,
     SyncSim,
@@ -131,3 +134,65 @@ def test_a_hiccup_between_incremental_packages_is_not_counted_against_the_next_o
     assert max(waits) <= 30.0, waits
     assert run_until_done(engine, ids).failed == []
     assert_matches_ground_truth(sim, [client])
+
+
+@pytest.fixture(name="thousandsim")
+def thousandsim_fixture(settings, tmp_path) -> Iterator[SyncSim]:  # type: ignore[no-untyped-def]
+    yield from make_syncsim(settings, tmp_path, export_package_invoice_limit=1000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_doubled_task_deliveries_taken_by_two_workers_at_once_store_each_invoice_once(
+    thousandsim, office
+):
+    """The production path: tasks that re-queue themselves and a beat every 5 minutes,
+    a third of the messages delivered twice, two workers (threads, each an engine of its
+    own on the shared limiter store) taking them at once — really at once on PostgreSQL."""
+    sim = thousandsim
+    big, seller, buyer = sync_client(office), sync_client(office), sync_client(office)
+    bulk_seed(
+        sim.state,
+        seller_nip=big.nip,
+        buyer_nip=valid_nip(),
+        count=10_200,
+        stored_from=START - timedelta(days=120),
+        stored_to=START - timedelta(hours=1),
+    )
+    bulk_seed(
+        sim.state,
+        seller_nip=seller.nip,
+        buyer_nip=buyer.nip,
+        count=300,
+        stored_from=START - timedelta(days=60),
+        stored_to=START - timedelta(hours=1),
+        seed=2,
+        number_prefix="PAIR",
+    )
+    ids = cursor_ids(big, seller, buyer, clock=sim.clock)
+    second_worker = RateLimiter(sim.limiter.store, sim.clock)
+    engines = [
+        sim.engine(jitter=random.Random(1).random),
+        sim.engine(limiter=second_worker, jitter=random.Random(2).random),
+    ]
+    deliveries = Deliveries(sim.clock, ids, duplicate_share=0.35, seed=5, max_steps=4000)
+
+    deliveries.run(engines, until=sim.clock.now() + timedelta(hours=1))
+    # New sales land while the doubled deliveries go on, and the beat picks them up.
+    bulk_seed(
+        sim.state,
+        seller_nip=seller.nip,
+        buyer_nip=buyer.nip,
+        count=120,
+        stored_from=sim.clock.now() + timedelta(seconds=1),
+        stored_to=sim.clock.now() + timedelta(minutes=20),
+        seed=3,
+        number_prefix="NEW",
+    )
+    deliveries.run(engines, until=sim.clock.now() + timedelta(hours=1))
+
+    sizes = assert_matches_ground_truth(sim, [big, seller, buyer])
+    assert sizes["invoices"] == 10_620
+    assert deliveries.duplicates >= 20 and deliveries.errors == {}
+    if connection.vendor == "postgresql":
+        assert deliveries.unclaimed >= 1, "the two workers never met on one cursor"
+    assert set(SyncCursor.objects.values_list("state", flat=True)) == {"idle"}

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -142,7 +142,11 @@ def cursor_ids(*clients: Client, clock: ManualClock) -> list[int]:
     return [c.pk for client in clients for c in services.cursors_ensure(client, clock=clock)]
 
 
-def assert_matches_ground_truth(sim: SyncSim, clients: list[Client]) -> dict[str, int]:
+class KnowsTheTruth(Protocol):
+    def truth(self, nip: str, subject_type: str) -> dict[str, str]: ...
+
+
+def assert_matches_ground_truth(sim: KnowsTheTruth, clients: list[Client]) -> dict[str, int]:
     """Per client and subject type: every invoice KSeF holds is stored, none twice, none
     extra, byte for byte (the SHA-256 of the stored XML is KSeF's invoiceHash); every
     invoice is one row however many clients it concerns. Returns the sizes compared."""

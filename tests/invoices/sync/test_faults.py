@@ -9,19 +9,26 @@ engine's jitter, so every run meets the same faults.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connection
 
 from invoices.models import SyncCursor
+from invoices.sync import services
 from invoices.sync.limiter import RateLimiter
 from invoices.sync.runner import run_until_done
 from ksef_simulator.bulk import bulk_seed
 from tests.factories import valid_nip
 from tests.invoices.sync.deliveries import Deliveries
+from tests.invoices.sync.live import database_read_back, database_url_for_subprocess, live_simulator
 from tests.invoices.sync.support import (
     START,
     SyncSim,
@@ -29,10 +36,12 @@ from tests.invoices.sync.support import (
     cursor_ids,
     make_syncsim,
     step_budget,
+    stored_set,
     sync_client,
 )
 
 pytestmark = pytest.mark.django_db
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(name="faultsim")
@@ -196,3 +205,74 @@ def test_doubled_task_deliveries_taken_by_two_workers_at_once_store_each_invoice
     if connection.vendor == "postgresql":
         assert deliveries.unclaimed >= 1, "the two workers never met on one cursor"
     assert set(SyncCursor.objects.values_list("state", flat=True)) == {"idle"}
+
+
+def _worker_env(database_url: str, base_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="portal.settings_test",
+        DATABASE_URL=database_url,
+        KSEF_BASE_URL=base_url,
+        LOG_LEVEL="WARNING",
+    )
+    return env
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_package_costs_a_download_and_the_next_run_stores_it_once(
+    settings, office, tmp_path
+):
+    with live_simulator(settings) as sim:
+        client = sync_client(office)
+        bulk_seed(
+            sim.state,
+            seller_nip=client.nip,
+            buyer_nip=valid_nip(),
+            count=10_300,
+            stored_from=START - timedelta(days=20),
+            stored_to=START - timedelta(hours=1),
+        )
+        ids = [c.pk for c in services.cursors_ensure(client)]
+        url = database_url_for_subprocess(tmp_path)
+        env = _worker_env(url, sim.base_url)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "tests.invoices.sync.killable_sync", *map(str, ids)],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert worker.stdout is not None
+        lines = []
+        for line in worker.stdout:
+            lines.append(line)
+            if line.startswith("STORING batch 4"):
+                break
+        else:
+            pytest.fail("the worker ended before storing a package:\n" + "".join(lines))
+        worker.send_signal(signal.SIGKILL)
+        assert worker.wait(timeout=30) == -signal.SIGKILL
+
+        database_read_back(url)
+        sales = SyncCursor.objects.get(pk=ids[0])
+        # The package's transaction died with the worker; the export it was storing is
+        # remembered, so the next run downloads it again instead of asking KSeF anew.
+        assert stored_set(client, "Subject1") == {}
+        assert sales.export_reference and sales.lease_token
+        exports_before = len(sim.state.exports)
+
+        rerun = subprocess.run(
+            [sys.executable, "manage.py", "sync_invoices", "--client", client.nip],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+        database_read_back(url)
+
+        sizes = assert_matches_ground_truth(sim, [client])
+        assert sizes[f"{client.nip}/Subject1"] == 10_300
+        assert exports_before == 1 and len(sim.state.exports) == 2

@@ -16,15 +16,20 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
+from certificates import connection as connection_module
 from invoices.models import SyncCursor
 from invoices.sync import services
+from invoices.sync.clock import ManualClock
+from invoices.sync.engine import Engine
 from invoices.sync.limiter import RateLimiter
 from invoices.sync.runner import run_until_done
+from ksef.client import KsefClient
 from ksef_simulator.bulk import bulk_seed
 from tests.factories import valid_nip
 from tests.invoices.sync.deliveries import Deliveries
@@ -34,6 +39,7 @@ from tests.invoices.sync.support import (
     SyncSim,
     assert_matches_ground_truth,
     cursor_ids,
+    limiter_for_test,
     make_syncsim,
     step_budget,
     stored_set,
@@ -276,3 +282,85 @@ def test_a_worker_killed_mid_package_costs_a_download_and_the_next_run_stores_it
         sizes = assert_matches_ground_truth(sim, [client])
         assert sizes[f"{client.nip}/Subject1"] == 10_300
         assert exports_before == 1 and len(sim.state.exports) == 2
+
+
+def test_a_package_that_expires_before_the_download_is_fetched_again_from_the_same_date(
+    tinysim, office
+):
+    sim = tinysim
+    client = sync_client(office)
+    bulk_seed(
+        sim.state,
+        seller_nip=client.nip,
+        buyer_nip=valid_nip(),
+        count=450,
+        stored_from=START - timedelta(days=10),
+        stored_to=START - timedelta(hours=1),
+    )
+    ids = cursor_ids(client, clock=sim.clock)
+    engine = sim.engine()
+    expired: list[tuple[str, object]] = []
+    for _ in range(40):  # expire the first and the third package KSeF prepares
+        sales = SyncCursor.objects.get(pk=ids[0])
+        due = sales.export_reference and len(sim.state.exports) in (1, 3) and len(expired) < 2
+        if due and sales.export_reference not in {ref for ref, _ in expired}:
+            assert sim.state.exports[sales.export_reference].package is not None
+            response = sim.http.post(
+                f"http://ksef-sim/_sim/exports/{sales.export_reference}/expire"
+            )
+            assert response.status_code == 200, response.text
+            expired.append((sales.export_reference, sales.export_from))
+        if engine.step(ids[0], force=True).next_at is None:
+            break
+        sim.clock.advance(1)
+    assert run_until_done(engine, ids).failed == []
+
+    assert len(expired) == 2
+    assert_matches_ground_truth(sim, [client])
+    parts = [p for m, p, _ in sim.transport.exchanges if p.startswith("/storage/exports/")]
+    for reference, _ in expired:
+        assert not any(reference in p for p in parts), "an expired package was downloaded"
+    # Each expired package was asked for again from the same `from`: no gap, no skip.
+    followers = list(sim.state.exports.values())
+    for reference, _ in expired:
+        position = [e.reference_number for e in followers].index(reference)
+        assert followers[position + 1].package is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_answers_later_than_the_client_waits_leave_orphan_exports_and_no_gap(
+    settings, office, tmp_path, monkeypatch
+):
+    """Over real sockets: KSeF takes longer than the portal waits, so the portal gives up
+    on requests KSeF then carries out (an export is made that nobody follows)."""
+    clock = ManualClock(START)
+    # The sync's KSeF client waits 0.4 s for an answer instead of 30.
+    monkeypatch.setattr(connection_module, "KsefClient", partial(KsefClient, timeout=0.4))
+    with live_simulator(settings, export_package_invoice_limit=100) as sim:
+        sim.state.clock.follow(clock.now)
+        client = sync_client(office)
+        bulk_seed(
+            sim.state,
+            seller_nip=client.nip,
+            buyer_nip=valid_nip(),
+            count=350,
+            stored_from=START - timedelta(days=10),
+            stored_to=START - timedelta(hours=1),
+        )
+        ids = cursor_ids(client, clock=clock)
+        engine = Engine(clock=clock, limiter=limiter_for_test(clock, tmp_path), sleep=clock.advance)
+        sim.state.faults.update({"latency_ms": 1000, "path_prefix": "/invoices/exports"})
+        timeouts = 0
+        for _ in range(30):
+            result = engine.step(ids[0], force=True)
+            timeouts += result.error_code == "timeout"
+            if timeouts >= 3:
+                break
+            clock.advance(max(1.0, ((result.next_at or clock.now()) - clock.now()).total_seconds()))
+        orphans = len(sim.state.exports)
+        sim.state.faults.reset()
+        clock.advance(15 * 60)
+        assert run_until_done(engine, ids).failed == []
+
+        assert timeouts == 3 and orphans >= 1
+        assert_matches_ground_truth(sim, [client])

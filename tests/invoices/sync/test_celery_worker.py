@@ -64,7 +64,7 @@ def _forget_routes_and_producers() -> None:
     # re-queue inside the task routes to this test's queue on this test's broker.
     app.amqp.flush_routes()
     app.amqp.__dict__.pop("router", None)
-    app.amqp._producer_pool = None
+    app.amqp._producer_pool = None  # type: ignore[attr-defined]
 
 
 def _read_without_blocking_the_worker() -> None:
@@ -112,7 +112,8 @@ def test_a_worker_runs_the_self_requeuing_sync_chain_until_ksef_holds_nothing_ne
         assert not any(isinstance(r, EagerResult) for r in results), "ran inline, not via a broker"
 
         _read_without_blocking_the_worker()
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 150
+        beat_at = time.monotonic() + 10
         while True:
             cursors = list(SyncCursor.objects.filter(pk__in=ids))
             if all(
@@ -120,7 +121,13 @@ def test_a_worker_runs_the_self_requeuing_sync_chain_until_ksef_holds_nothing_ne
             ):
                 break
             assert time.monotonic() < deadline, [(c.state, c.last_error_code) for c in cursors]
-            time.sleep(0.5)
+            if time.monotonic() >= beat_at:
+                # The beat (every 5 minutes in production) queues what is due and not
+                # scheduled: it restarts a chain a task ended by raising (on SQLite, a
+                # table the test's own reads held locked for a moment).
+                services.sync_schedule()
+                beat_at = time.monotonic() + 10
+            time.sleep(1.0)
 
         sizes = assert_matches_ground_truth(sim, [seller, buyer])
         assert sizes["invoices"] == 420 == len(stored_set(buyer, "Subject2"))

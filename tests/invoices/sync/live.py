@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,11 @@ from ksef_simulator.state import State
 class LiveSim:
     state: State
     base_url: str
+    last_request_at: list[float]  # time.monotonic() of the latest request served
+
+    def quiet_for(self) -> float:
+        """Seconds since the simulator last answered anything."""
+        return time.monotonic() - self.last_request_at[0]
 
     def truth(self, nip: str, subject_type: str) -> dict[str, str]:
         with self.state.lock:
@@ -38,6 +44,14 @@ def live_simulator(settings: Any, **config: Any) -> Iterator[LiveSim]:
             jwt_secret=b"live-sync-tests-live-sync-tests!", **{"profile": "fast", **config}
         )
     )
+    last_request_at = [time.monotonic()]
+    inner = app.wsgi_app
+
+    def stamped(environ: Any, start_response: Any) -> Any:
+        last_request_at[0] = time.monotonic()
+        return inner(environ, start_response)
+
+    app.wsgi_app = stamped  # type: ignore[method-assign]
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -45,7 +59,7 @@ def live_simulator(settings: Any, **config: Any) -> Iterator[LiveSim]:
     settings.KSEF_BASE_URL = base_url
     ksef_connection.set_transport(None)
     try:
-        yield LiveSim(app.extensions["ksef_simulator"], base_url)
+        yield LiveSim(app.extensions["ksef_simulator"], base_url, last_request_at)
     finally:
         server.shutdown()
         thread.join(timeout=10)

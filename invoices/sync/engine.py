@@ -466,7 +466,9 @@ class Engine:
                 idle = cursor.backfill_done
                 fields["state"] = State.IDLE if idle else State.BACKFILLING
                 return fields, None if idle else now
-            return fields | {"state": State.SYNCING}, now
+            # A stored package ends a run of failures: only consecutive ones turn it red.
+            recovered = {"failures": 0, "last_error_code": "", "last_error_params": {}}
+            return fields | recovered | {"state": State.SYNCING}, now
         return self._backfill_advance(cursor, request, end, start, now)
 
     def _cycle_done(self, cursor: SyncCursor, now: datetime) -> dict[str, Any]:

@@ -9,10 +9,11 @@ both sides agree on every timestamp (KSeF's high-water mark included).
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -41,16 +42,15 @@ START = datetime.now(UTC).replace(microsecond=0)
 class SyncSim:
     app: Any
     state: State
-    transport: RecordingTransport
+    transport: DropRecordingTransport
     clock: ManualClock
     limiter: RateLimiter
     http: httpx.Client
     engines: list[Engine] = field(default_factory=list)
 
     def engine(self, **overrides: Any) -> Engine:
-        engine = Engine(
-            clock=self.clock, limiter=self.limiter, sleep=self.clock.advance, **overrides
-        )
+        overrides.setdefault("limiter", self.limiter)
+        engine = Engine(clock=self.clock, sleep=self.clock.advance, **overrides)
         self.engines.append(engine)
         return engine
 
@@ -60,6 +60,20 @@ class SyncSim:
 
     def truth(self, nip: str, subject_type: str) -> dict[str, str]:
         return ground_truth(self.state, nip, subject_type)
+
+
+class DropRecordingTransport(RecordingTransport):
+    """Also records a connection the simulator dropped, as status 0."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return super().handle_request(request)
+        except httpx.RemoteProtocolError:
+            self.exchanges.append((request.method, request.url.path.removeprefix("/v2"), 0))
+            raise
+
+    def statuses(self) -> Counter[int]:
+        return Counter(status for _method, _path, status in self.exchanges)
 
 
 def limiter_for_test(clock: ManualClock, tmp_path: Any) -> RateLimiter:
@@ -80,11 +94,13 @@ def syncsim_fixture(settings, tmp_path) -> Iterator[SyncSim]:  # type: ignore[no
 def make_syncsim(settings: Any, tmp_path: Any, **config: Any) -> Iterator[SyncSim]:
     clock = ManualClock(START)
     app = create_app(
-        SimulatorConfig(profile="fast", jwt_secret=b"sync-tests-sync-tests-sync-tests", **config)
+        SimulatorConfig(
+            jwt_secret=b"sync-tests-sync-tests-sync-tests", **{"profile": "fast", **config}
+        )
     )
     state: State = app.extensions["ksef_simulator"]
     state.clock.follow(clock.now)
-    transport = RecordingTransport(app, state)
+    transport = DropRecordingTransport(app, state)
     settings.KSEF_BASE_URL = SIM_BASE_URL
     connection.set_transport(transport)
     with httpx.Client(transport=transport, base_url=SIM_BASE_URL) as http:
@@ -117,3 +133,62 @@ def stored_set(client: Client, subject_type: str) -> dict[str, str]:
         number: base64.b64encode(hashlib.sha256(bytes(xml)).digest()).decode()
         for number, xml in links.values_list("invoice__ksef_number", "invoice__xml")
     }
+
+
+def cursor_ids(*clients: Client, clock: ManualClock) -> list[int]:
+    """The clients' cursors (created where missing, the incremental sync starting now)."""
+    from invoices.sync import services
+
+    return [c.pk for client in clients for c in services.cursors_ensure(client, clock=clock)]
+
+
+class KnowsTheTruth(Protocol):
+    def truth(self, nip: str, subject_type: str) -> dict[str, str]: ...
+
+
+def assert_matches_ground_truth(sim: KnowsTheTruth, clients: list[Client]) -> dict[str, int]:
+    """Per client and subject type: every invoice KSeF holds is stored, none twice, none
+    extra, byte for byte (the SHA-256 of the stored XML is KSeF's invoiceHash); every
+    invoice is one row however many clients it concerns. Returns the sizes compared."""
+    from invoices.models import Invoice, SyncCursor
+
+    sizes: dict[str, int] = {}
+    union: set[str] = set()
+    for client in clients:
+        for cursor in SyncCursor.objects.filter(client=client):
+            truth = sim.truth(client.nip, cursor.subject_type)
+            stored = stored_set(client, cursor.subject_type)
+            lost, extra = truth.keys() - stored.keys(), stored.keys() - truth.keys()
+            assert not lost, f"{client.nip} {cursor.subject_type}: {len(lost)} lost"
+            assert not extra, f"{client.nip} {cursor.subject_type}: {len(extra)} not in KSeF"
+            damaged = [n for n in truth if truth[n] != stored[n]]
+            assert not damaged, f"{client.nip} {cursor.subject_type}: {len(damaged)} damaged"
+            # The count a user sees: each invoice counted once, however often it came.
+            assert cursor.invoices_stored == len(truth), (client.nip, cursor.subject_type)
+            sizes[f"{client.nip}/{cursor.subject_type}"] = len(truth)
+            union |= truth.keys()
+    assert Invoice.objects.count() == len(union)
+    sizes["invoices"] = len(union)
+    return sizes
+
+
+class StepBudget:
+    """A runner `progress` callback that fails the test instead of looping for ever, and
+    counts the errors the steps met (by code) and the states they left."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.steps = 0
+        self.errors: Counter[str] = Counter()
+        self.states: Counter[str] = Counter()
+
+    def __call__(self, outcome: Any, result: Any) -> None:
+        self.steps += 1
+        assert self.steps <= self.limit, f"no end after {self.limit} steps: {outcome} {result}"
+        if result.error_code:
+            self.errors[result.error_code] += 1
+        self.states[result.state] += 1
+
+
+def step_budget(limit: int) -> StepBudget:
+    return StepBudget(limit)

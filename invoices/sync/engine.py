@@ -472,8 +472,9 @@ class Engine:
         if end.is_truncated:
             return fields | {"backfill_window_from": start, "state": State.BACKFILLING}, now
         if not windows.caught_up(request, end):
-            # The window reaches past KSeF's high-water mark: the rest lands in a minute.
-            return fields | {"backfill_window_from": start}, now + HWM_WAIT
+            # The window reaches past KSeF's high-water mark: come back when it should be
+            # there (the mark trails the clock by a steady lag), within [1 s, a minute].
+            return fields | {"backfill_window_from": start}, now + self._hwm_wait(request, end)
         window_from, _ = windows.backfill_window(cursor)
         fields |= {
             "backfill_next_to": window_from,
@@ -486,6 +487,12 @@ class Engine:
             State.IDLE if done and not self._incremental_due(cursor) else (State.BACKFILLING)
         )
         return fields, None if done and fields["state"] == State.IDLE else now
+
+    def _hwm_wait(self, request: windows.Request, end: windows.PackageEnd) -> timedelta:
+        hwm = end.permanent_storage_hwm_date
+        if hwm is None or request.date_to is None:
+            return HWM_WAIT
+        return min(HWM_WAIT, max(POLL_FIRST, request.date_to - hwm))
 
     def _apply(self, cursor: SyncCursor, fields: dict[str, Any], stored: int, phase: str) -> None:
         fields["invoices_stored"] = F("invoices_stored") + stored

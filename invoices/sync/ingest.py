@@ -136,7 +136,7 @@ def _insert_new(objects: Sequence[Model]) -> None:
             for obj in objects:
                 f.pre_save(obj, add=True)  # the timestamp bulk_create would set
     quote = connection.ops.quote_name
-    columns = ", ".join(quote(f.column) for f in fields)
+    columns = ", ".join(quote(str(f.column)) for f in fields)
     head = f"INSERT INTO {quote(meta.db_table)} ({columns})"
     if connection.vendor == "postgresql":
         import psycopg

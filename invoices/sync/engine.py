@@ -63,6 +63,7 @@ LEASE = timedelta(minutes=10)  # a step holding a cursor longer than this has di
 POLL_FIRST = timedelta(seconds=1)
 POLL_MAX = timedelta(seconds=30)
 HWM_WAIT = timedelta(minutes=1)  # a window ends after KSeF's high-water mark: wait for it
+HWM_WAIT_MIN = timedelta(milliseconds=10)
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(minutes=30)
 PERMANENT_RETRY = timedelta(hours=6)
@@ -473,7 +474,7 @@ class Engine:
             return fields | {"backfill_window_from": start, "state": State.BACKFILLING}, now
         if not windows.caught_up(request, end):
             # The window reaches past KSeF's high-water mark: come back when it should be
-            # there (the mark trails the clock by a steady lag), within [1 s, a minute].
+            # there (the mark trails the clock by a steady lag), within a minute.
             return fields | {"backfill_window_from": start}, now + self._hwm_wait(request, end)
         window_from, _ = windows.backfill_window(cursor)
         fields |= {
@@ -492,7 +493,7 @@ class Engine:
         hwm = end.permanent_storage_hwm_date
         if hwm is None or request.date_to is None:
             return HWM_WAIT
-        return min(HWM_WAIT, max(POLL_FIRST, request.date_to - hwm))
+        return min(HWM_WAIT, max(HWM_WAIT_MIN, request.date_to - hwm))
 
     def _apply(self, cursor: SyncCursor, fields: dict[str, Any], stored: int, phase: str) -> None:
         fields["invoices_stored"] = F("invoices_stored") + stored

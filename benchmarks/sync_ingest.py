@@ -18,6 +18,7 @@ rest of the wall time is the database server's work, on the other core. Repeats
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -86,6 +87,7 @@ def run(size: int, repeat: int) -> list[float]:
     for run_number, seller in enumerate(sellers, start=1):
         package, encryption = _export(client, http, state, seller.nip, now - timedelta(days=81))
         transport.cpu = 0.0
+        server = _database_cpu()
         cpu, began = time.process_time(), time.perf_counter()
         with client.open_export_package(package, encryption) as reader, transaction.atomic():
             rows = zip(reader.metadata, reader.metadata_rows, strict=True)
@@ -95,17 +97,35 @@ def run(size: int, repeat: int) -> list[float]:
             )
         elapsed = time.perf_counter() - began
         portal_cpu = time.process_time() - cpu - transport.cpu
+        server = _database_cpu() - server
         assert stored.invoices_new == stored.links_new == size, stored
         rate = size / elapsed
         rates.append(rate)
         print(
             f"  run {run_number}: {size:,} invoices in {elapsed:.2f} s = {rate:,.0f} invoices/s "
             f"(portal CPU {portal_cpu:.2f} s, simulator CPU {transport.cpu:.2f} s, "
+            f"database server CPU {server:.2f} s, "
             f"package {package.size / 1e6:.1f} MB in {len(package.parts)} part(s))"
         )
     print(f"ingest: {support.median_line(rates, lambda r: f'{r:,.0f}/s')}")
     print(f"stored: {Invoice.objects.count():,} invoices, {ClientInvoice.objects.count():,} links")
     return rates
+
+
+def _database_cpu() -> float:
+    """CPU seconds of our PostgreSQL backend so far (0 for SQLite or a remote server)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _export(client, http, state, nip, date_from):  # type: ignore[no-untyped-def]

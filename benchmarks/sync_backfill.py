@@ -22,6 +22,8 @@ last step, next to
   sequential, windows could run side by side) and the 1 ms by which its high-water mark
   trails the clock (the newest window ends when the cursor was born). Ignoring every
   other dependency makes this a lower bound: the ratio bound / elapsed must be >= 0.9.
+  (The engine makes a few requests more than counted, e.g. a second probe of the newest
+  window once the mark has passed its end; the table of requests shows both.)
 * **a per-invoice downloader** (what most open-source tools do): the metadata query page
   by page (250 rows, the maximum) per 90-day window and subject type, then
   ``GET /invoices/ksef/{n}`` for each invoice, 8/s, 16/min, 64/h. Computed with the same

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
+
+from django.db import connection
+from django.db.models import JSONField, Model
 
 from invoices.models import ClientInvoice, Invoice
 from ksef.models import InvoiceMetadata
@@ -107,14 +110,56 @@ def store_invoices(
         )
         fresh = [invoice for invoice in batch if invoice.ksef_number not in existing]
         if fresh:
-            # ignore_conflicts: another client's sync may store the same invoice right now.
-            Invoice.objects.bulk_create(fresh, ignore_conflicts=True)
+            _insert_new(fresh)
             existing = dict(
                 Invoice.objects.filter(ksef_number__in=numbers).values_list("ksef_number", "pk")
             )
             invoices_new += len(fresh)
         links_new += _link(client_id, subject_type, batch, existing)
     return StoredCount(invoices_new=invoices_new, links_new=links_new, received=received)
+
+
+def _insert_new(objects: Sequence[Model]) -> None:
+    """INSERT the rows, skipping any another client's sync stored meanwhile (a unique
+    KSeF number, or a link that exists).
+
+    Not `bulk_create`: for 500 invoices of ~5 KB XML it compiles 14,000 placeholders, and
+    with psycopg's client-side binding the statement travels as 5 MB of SQL literals for
+    PostgreSQL to parse. PostgreSQL gets one statement with one array per column instead,
+    bound server-side in binary (the XML as bytea), which stores several times faster;
+    SQLite gets an executemany of the same INSERT.
+    """
+    meta = objects[0]._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    for f in fields:
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
+            for obj in objects:
+                f.pre_save(obj, add=True)  # the timestamp bulk_create would set
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(str(f.column)) for f in fields)
+    head = f"INSERT INTO {quote(meta.db_table)} ({columns})"
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        # psycopg adapts these values itself; only JSON needs Django's adapter (Jsonb).
+        arrays = [
+            [f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in objects]
+            if isinstance(f, JSONField)
+            else [getattr(obj, f.attname) for obj in objects]
+            for f in fields
+        ]
+        casts = ", ".join(f"%b::{f.db_type(connection)}[]" for f in fields)
+        connection.ensure_connection()
+        with psycopg.Cursor(connection.connection) as cursor:  # server-side binding
+            sql = f"{head} SELECT * FROM unnest({casts}) ON CONFLICT DO NOTHING"  # noqa: S608
+            cursor.execute(sql, arrays)
+        return
+    rows = [
+        [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields] for obj in objects
+    ]
+    placeholders = ", ".join(["%s"] * len(fields))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"{head} VALUES ({placeholders}) ON CONFLICT DO NOTHING", rows)
 
 
 def _link(client_id: int, subject_type: str, batch: list[Invoice], ids: dict[str, int]) -> int:
@@ -134,5 +179,6 @@ def _link(client_id: int, subject_type: str, batch: list[Invoice], ids: dict[str
         for invoice in batch
         if ids[invoice.ksef_number] not in linked
     ]
-    ClientInvoice.objects.bulk_create(links, ignore_conflicts=True)
+    if links:
+        _insert_new(links)
     return len(links)

@@ -278,7 +278,13 @@ def reusable_session(
     login with the credential, which is when the secret is decrypted and the use written
     to the custody log. No retries inside: the caller's task decides when to come back.
     """
-    client = KsefClient(settings.KSEF_BASE_URL, http=http, max_retries=0, max_rate_limit_retries=0)
+    client = KsefClient(
+        settings.KSEF_BASE_URL,
+        http=http,
+        timeout=TIMEOUT_SECONDS,
+        max_retries=0,
+        max_rate_limit_retries=0,
+    )
 
     def login() -> AuthenticationTokens:
         return _login_tokens(client, credential, context_nip, purpose, now=now, sleep=sleep)

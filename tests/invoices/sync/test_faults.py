@@ -16,7 +16,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
 
 import pytest
@@ -29,7 +28,6 @@ from invoices.sync.clock import ManualClock
 from invoices.sync.engine import Engine
 from invoices.sync.limiter import RateLimiter
 from invoices.sync.runner import run_until_done
-from ksef.client import KsefClient
 from ksef_simulator.bulk import bulk_seed
 from tests.factories import valid_nip
 from tests.invoices.sync.deliveries import Deliveries
@@ -334,8 +332,8 @@ def test_answers_later_than_the_client_waits_leave_orphan_exports_and_no_gap(
     """Over real sockets: KSeF takes longer than the portal waits, so the portal gives up
     on requests KSeF then carries out (an export is made that nobody follows)."""
     clock = ManualClock(START)
-    # The sync's KSeF client waits 0.4 s for an answer instead of 30.
-    monkeypatch.setattr(connection_module, "KsefClient", partial(KsefClient, timeout=0.4))
+    # The sync's KSeF client waits 0.4 s for an answer instead of 20.
+    monkeypatch.setattr(connection_module, "TIMEOUT_SECONDS", 0.4)
     with live_simulator(settings, export_package_invoice_limit=100) as sim:
         sim.state.clock.follow(clock.now)
         client = sync_client(office)

@@ -83,7 +83,7 @@ def test_every_fault_at_once_over_ten_thousand_invoices_loses_and_doubles_nothin
         storm_retry_after=5,
         drop_rate=0.02,
         corrupt_part_rate=0.2,
-        export_expire_on_status_call=3,
+        export_expire_on_status_call=2,
     )
     engine = sim.engine(jitter=random.Random(12).random)
     budget = step_budget(3000)

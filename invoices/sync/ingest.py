@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
@@ -96,13 +98,48 @@ def checked_invoices(
         raise PackageCorrupt(f"{len(missing)} metadata rows without their XML")
 
 
+def _batches(invoices: Iterable[Invoice]) -> Iterator[list[Invoice]]:
+    """The invoices in batches, read ahead by a thread while the database stores the last.
+
+    Reading a package (unzip, hash, build the rows) is the portal's CPU; storing it is the
+    database's. Overlapped, they use both cores of a worker machine instead of taking
+    turns: the reading thread holds the GIL while the storing one waits on PostgreSQL's
+    socket. Only the reader runs in the thread — no database access leaves this one.
+    """
+    ahead: queue.Queue[list[Invoice] | BaseException | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            iterator = iter(invoices)
+            while not stop.is_set() and (batch := list(islice(iterator, BATCH))):
+                ahead.put(batch)
+            ahead.put(None)
+        except BaseException as exc:  # handed to the storing thread, raised there
+            ahead.put(exc)
+
+    reader = threading.Thread(target=read, name="ingest-reader", daemon=True)
+    reader.start()
+    try:
+        while (item := ahead.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():  # let a reader blocked on a full queue finish
+            try:
+                ahead.get_nowait()
+            except queue.Empty:
+                reader.join(timeout=0.05)
+
+
 def store_invoices(
     *, client_id: int, subject_type: str, invoices: Iterable[Invoice]
 ) -> StoredCount:
     """Insert what is new and link every invoice to the client (call inside a transaction)."""
     invoices_new = links_new = received = 0
-    iterator = iter(invoices)
-    while batch := list(islice(iterator, BATCH)):
+    for batch in _batches(invoices):
         received += len(batch)
         numbers = [invoice.ksef_number for invoice in batch]
         existing = dict(

@@ -67,6 +67,7 @@ HWM_WAIT_MIN = timedelta(milliseconds=10)
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_MAX = timedelta(minutes=30)
 PERMANENT_RETRY = timedelta(hours=6)
+WAIT_SPREAD = timedelta(seconds=30)  # see _waiting
 FAILING_AFTER = 3  # consecutive transient failures before the cursor shows red
 PROBE_PAGE = 10  # the contract's smallest page: the probe only asks "anything new?"
 HWM_NOT_REACHED = 21183  # dateRange.from is later than KSeF's high-water mark
@@ -560,6 +561,10 @@ class Engine:
     # --- waiting and failing ---------------------------------------------------------------
 
     def _waiting(self, cursor: SyncCursor, token: str, until: datetime) -> StepResult:
+        # Many cursors refused at once are told the same first free slot; spread their
+        # return so that they do not all come back for it (and nearly all be refused
+        # again): the per-IP login counter (60/s) is shared by every client of the office.
+        until += WAIT_SPREAD * self.jitter()
         self._save(cursor, token, state=State.WAITING, waiting_until=until)
         return StepResult(claimed=True, next_at=until, state=State.WAITING)
 

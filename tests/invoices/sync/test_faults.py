@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -48,14 +49,9 @@ pytestmark = pytest.mark.django_db
 REPO = Path(__file__).resolve().parents[3]
 
 
-@pytest.fixture(name="faultsim")
-def faultsim_fixture(settings, tmp_path) -> Iterator[SyncSim]:  # type: ignore[no-untyped-def]
-    """Packages of 250 invoices: a large history takes many packages, each a chance to fail."""
-    yield from make_syncsim(settings, tmp_path, export_package_invoice_limit=250)
-
-
-def test_every_fault_at_once_over_ten_thousand_invoices_loses_and_doubles_nothing(faultsim, office):
-    sim = faultsim
+def _big_history_and_a_pair(sim: SyncSim, office: Any, *, pair: int) -> tuple[Any, Any, Any]:
+    """One client with a history over KSeF's 10,000-invoice package limit, and two clients
+    of the office trading with each other (`pair` invoices, stored once, linked twice)."""
     big, seller, buyer = sync_client(office), sync_client(office), sync_client(office)
     bulk_seed(
         sim.state,
@@ -69,12 +65,24 @@ def test_every_fault_at_once_over_ten_thousand_invoices_loses_and_doubles_nothin
         sim.state,
         seller_nip=seller.nip,
         buyer_nip=buyer.nip,
-        count=400,
+        count=pair,
         stored_from=START - timedelta(days=60),
         stored_to=START - timedelta(hours=1),
         seed=2,
         number_prefix="PAIR",
     )
+    return big, seller, buyer
+
+
+@pytest.fixture(name="faultsim")
+def faultsim_fixture(settings, tmp_path) -> Iterator[SyncSim]:  # type: ignore[no-untyped-def]
+    """Packages of 250 invoices: a large history takes many packages, each a chance to fail."""
+    yield from make_syncsim(settings, tmp_path, export_package_invoice_limit=250)
+
+
+def test_every_fault_at_once_over_ten_thousand_invoices_loses_and_doubles_nothing(faultsim, office):
+    sim = faultsim
+    big, seller, buyer = _big_history_and_a_pair(sim, office, pair=400)
     ids = cursor_ids(big, seller, buyer, clock=sim.clock)
     sim.faults(
         seed=12,
@@ -162,25 +170,7 @@ def test_doubled_task_deliveries_taken_by_two_workers_at_once_store_each_invoice
     a third of the messages delivered twice, two workers (threads, each an engine of its
     own on the shared limiter store) taking them at once — really at once on PostgreSQL."""
     sim = thousandsim
-    big, seller, buyer = sync_client(office), sync_client(office), sync_client(office)
-    bulk_seed(
-        sim.state,
-        seller_nip=big.nip,
-        buyer_nip=valid_nip(),
-        count=10_200,
-        stored_from=START - timedelta(days=120),
-        stored_to=START - timedelta(hours=1),
-    )
-    bulk_seed(
-        sim.state,
-        seller_nip=seller.nip,
-        buyer_nip=buyer.nip,
-        count=300,
-        stored_from=START - timedelta(days=60),
-        stored_to=START - timedelta(hours=1),
-        seed=2,
-        number_prefix="PAIR",
-    )
+    big, seller, buyer = _big_history_and_a_pair(sim, office, pair=300)
     ids = cursor_ids(big, seller, buyer, clock=sim.clock)
     second_worker = RateLimiter(sim.limiter.store, sim.clock)
     engines = [

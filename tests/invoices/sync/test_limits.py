@@ -66,10 +66,12 @@ def test_two_workers_on_production_limits_backfill_and_keep_up_without_a_single_
         sim.engine(jitter=random.Random(1).random),
         sim.engine(limiter=RateLimiter(sim.limiter.store, sim.clock), jitter=random.random),
     ]
-    deliveries = Deliveries(sim.clock, ids, max_steps=6000)
+    deliveries = Deliveries(sim.clock, ids, max_steps=9000)
     started = sim.clock.now()
 
-    deliveries.run(engines, until=started + timedelta(hours=3))
+    # Two dozen packages per context at the backfill's share of 20 exports an hour (the
+    # incremental cycles keep 8 of them): the history takes a little over two hours.
+    deliveries.run(engines, until=started + timedelta(hours=4))
     for cycle in range(4):
         bulk_seed(
             sim.state,

@@ -54,7 +54,6 @@ USABLE_KINDS = (Credential.Kind.AUTHENTICATION, Credential.Kind.TOKEN)
 TIMEOUT_SECONDS = 20.0
 # Authentication on DEMO/PRD waits for the certificate's OCSP/CRL check.
 AUTH_POLL_TIMEOUT_SECONDS = 60.0
-POLL_TIMEOUT_SECONDS = AUTH_POLL_TIMEOUT_SECONDS
 # A cached login whose refresh token expires sooner than this is not resumed.
 SESSION_REUSE_MARGIN = timedelta(minutes=30)
 

@@ -75,6 +75,8 @@ PUBLIC_KEY_TTL = 3600.0
 
 State = SyncCursor.State
 Phase = SyncCursor.Phase
+# The Ministry's public keys per KSeF base URL, with the moment they go stale.
+_PUBLIC_KEYS: dict[str, tuple[float, Any]] = {}
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,6 @@ class Engine:
     def __post_init__(self) -> None:
         if self.limiter is None:
             self.limiter = rate_limiter(self.clock)
-        self._public_keys: dict[str, tuple[float, Any]] = {}
 
     # --- claims ----------------------------------------------------------------------------
 
@@ -242,11 +243,12 @@ class Engine:
             yield ctx, transport
 
     def _public_key(self, ctx: connection.KsefContext) -> Any:
-        cached = self._public_keys.get(settings.KSEF_BASE_URL)
+        # Per process, not per engine: a Celery worker builds an engine for every step.
+        cached = _PUBLIC_KEYS.get(settings.KSEF_BASE_URL)
         if cached is None or cached[0] < self.clock.time():
             certificates = ctx.client.get_public_key_certificates()
             cached = (self.clock.time() + PUBLIC_KEY_TTL, certificates)
-            self._public_keys[settings.KSEF_BASE_URL] = cached
+            _PUBLIC_KEYS[settings.KSEF_BASE_URL] = cached
         return select_public_key_certificate(cached[1], SYMMETRIC_KEY_ENCRYPTION, self.clock.now())
 
     @contextmanager

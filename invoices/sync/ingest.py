@@ -10,8 +10,6 @@ come with its XML: a package that fails either check is refused whole.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import queue
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -23,6 +21,7 @@ from django.db import connection
 from django.db.models import JSONField, Model
 
 from invoices.models import ClientInvoice, Invoice
+from ksef.crypto import sha256_b64
 from ksef.models import InvoiceMetadata
 
 BATCH = 500
@@ -41,10 +40,6 @@ class StoredCount:
     invoices_new: int  # rows added to Invoice
     links_new: int  # invoices newly linked to this client and subject type
     received: int  # invoices in the package
-
-
-def sha256_b64(data: bytes) -> str:
-    return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
 
 
 def _invoice(row: InvoiceMetadata, raw: Mapping[str, Any], xml: bytes) -> Invoice:

@@ -53,6 +53,23 @@ def _texts() -> dict[str, str]:
     }
 
 
+# Refused credentials and missing rights: KSeF answers the same until someone acts.
+PERMANENT = frozenset(
+    {
+        "no_access_model",
+        "no_credential",
+        "no_office_credential",
+        "secret_unreadable",
+        "no_invoice_read",
+        "auth_415",
+        "auth_450",
+        "auth_460",
+        "auth_470",
+        "auth_480",
+    }
+)
+
+
 def error_message(code: str, params: Mapping[str, object]) -> str:
     """The message of `code` with its parameters filled in ("" for no code)."""
     if not code:
@@ -68,10 +85,4 @@ def error_message(code: str, params: Mapping[str, object]) -> str:
 
 def is_permanent(code: str) -> bool:
     """Errors that only a person can fix: retrying soon would only spend KSeF's budget."""
-    return code in {
-        "no_access_model",
-        "no_credential",
-        "no_office_credential",
-        "secret_unreadable",
-        "no_invoice_read",
-    } or code in {"auth_415", "auth_450", "auth_460", "auth_470", "auth_480"}
+    return code in PERMANENT

@@ -51,7 +51,11 @@ def syncable_clients(office: Office | None = None) -> QuerySet[Client]:
 def backfill_start(client: Client, settings: OfficeSyncSettings) -> dt.datetime:
     """The moment the client's history starts: its own choice, else the office's default."""
     state = InvoiceSyncState.objects.filter(client=client).first()
-    day = (state.backfill_from if state else None) or settings.backfill_from
+    return day_start((state.backfill_from if state else None) or settings.backfill_from)
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    """Midnight of a Polish calendar day: where a history chosen by date begins."""
     return dt.datetime.combine(day, dt.time.min, WARSAW)
 
 
@@ -190,7 +194,7 @@ def office_settings_update(
         defaulted = SyncCursor.objects.filter(client__office=actor.office).filter(
             Q(client__sync_state__isnull=True) | Q(client__sync_state__backfill_from__isnull=True)
         )
-        moment = dt.datetime.combine(backfill_from, dt.time.min, WARSAW)
+        moment = day_start(backfill_from)
         for cursor in defaulted:
             cursor_backfill_set(cursor, moment)
         audit_record(

@@ -93,7 +93,7 @@ class Command(BaseCommand):
             cursors = services.cursors_ensure(client)
             if start is not None:
                 InvoiceSyncState.objects.filter(client=client).update(backfill_from=start)
-                moment = dt.datetime.combine(start, dt.time.min, services.WARSAW)
+                moment = services.day_start(start)
                 for cursor in cursors:
                     services.cursor_backfill_set(cursor, moment)
             SyncCursor.objects.filter(pk__in=[c.pk for c in cursors]).update(next_cycle_at=None)

@@ -26,6 +26,7 @@ from invoices.models import ClientInvoice
 from invoices.sync.clock import ManualClock
 from invoices.sync.engine import Engine
 from invoices.sync.limiter import RateLimiter, RedisStore, SqliteStore
+from ksef.crypto import sha256_b64
 from ksef_simulator import SimulatorConfig, create_app
 from ksef_simulator.bulk import ground_truth
 from ksef_simulator.state import State
@@ -125,12 +126,9 @@ def sync_client(office: Office, *, nip: str | None = None, name: str = "") -> Cl
 
 def stored_set(client: Client, subject_type: str) -> dict[str, str]:
     """KSeF number -> SHA-256 of the stored XML, computed from the stored bytes."""
-    import base64
-    import hashlib
-
     links = ClientInvoice.objects.filter(client=client, subject_type=subject_type)
     return {
-        number: base64.b64encode(hashlib.sha256(bytes(xml)).digest()).decode()
+        number: sha256_b64(bytes(xml))
         for number, xml in links.values_list("invoice__ksef_number", "invoice__xml")
     }
 

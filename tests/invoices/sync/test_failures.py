@@ -150,9 +150,7 @@ def test_a_rejected_access_token_is_renewed_once_and_the_cycle_succeeds(syncsim,
     assert stored_set(seller, "Subject1") == syncsim.truth(seller.nip, "Subject1")
 
 
-def test_a_paused_client_is_not_synced_and_sync_now_refuses_nothing_once_resumed(
-    syncsim, office, manager
-):
+def test_a_paused_client_is_not_synced_and_catches_up_once_resumed(syncsim, office, manager):
     seller, buyer = sync_client(office), sync_client(office)
     _seed(syncsim, seller, buyer)
     services.sync_pause_set(actor=manager, client=seller, paused=True)

@@ -38,8 +38,9 @@ from certificates.validation import (
     validate_token,
 )
 from clients.models import AccessModel, Client, LegalForm, Prerequisite
+from portal.access import ADMINS, MANAGERS
 from portal.audit import audit_record
-from portal.models import Office
+from portal.models import Membership, Office
 from portal.queue import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -154,6 +155,7 @@ def credential_upload(
             .first()
         )
         if previous is not None:
+            _check_may_replace(actor, previous)
             _retire(previous, status=Credential.Status.REPLACED)
         credential = _store(
             office=office,
@@ -168,6 +170,31 @@ def credential_upload(
             previous.replaced_by = credential
             previous.save(update_fields=["replaced_by"])
     return UploadResult(credential=credential, replaced=previous, warnings=validated.warnings)
+
+
+def _check_may_replace(actor: User | None, previous: Credential) -> None:
+    """Replacing a credential destroys its key, so it takes the right to delete one.
+
+    An accountant's upload would otherwise be a way around that right: any self-made
+    certificate for the client's NIP (accepted outside production) would destroy the
+    working key. The client's own upload through a link (no actor) may replace it.
+    """
+    if actor is None:
+        return
+    membership = Membership.objects.filter(user=actor, office_id=previous.office_id).first()
+    allowed = ADMINS if previous.client_id is None else MANAGERS
+    if membership is not None and membership.role in allowed:
+        return
+    raise CredentialRejected(
+        Reason.REPLACE_NEEDS_MANAGER,
+        _(
+            "Klient ma już aktywne poświadczenie tego rodzaju (%(label)s). Zastąpienie go "
+            "niszczy zapisany klucz, więc może to zrobić tylko kierownik lub administrator "
+            "biura — poproś go o przesłanie nowego pliku albo wyślij klientowi link do "
+            "samodzielnego przesłania."
+        )
+        % {"label": str(previous)},
+    )
 
 
 def _store(

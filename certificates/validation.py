@@ -8,13 +8,16 @@ or logs a value; the caller stores only after a successful return.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import PurePath
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
@@ -22,6 +25,8 @@ from django.utils.translation import gettext as _
 from certificates.models import Credential
 from ksef import certificates as kc
 from portal.models import Office
+
+logger = logging.getLogger(__name__)
 
 MAX_CERTIFICATE_BYTES = 64 * 1024
 MAX_KEY_BYTES = 64 * 1024
@@ -69,6 +74,11 @@ class Reason(StrEnum):
     PKCS12_PASSWORD_REQUIRED = "pkcs12_password_required"
     PKCS12_WRONG_PASSWORD = "pkcs12_wrong_password"
     UNSUPPORTED_KEY = "unsupported_key"
+    UNEXPECTED_CONTENT = "unexpected_content"
+    REPLACE_NEEDS_MANAGER = "replace_needs_manager"
+    KEY_DERIVATION_TOO_COSTLY = "key_derivation_too_costly"
+    VALIDITY_OUT_OF_RANGE = "validity_out_of_range"
+    NOT_TRUSTED_IN_PRODUCTION = "not_trusted_in_production"
     KEY_MISMATCH = "key_mismatch"
     EXPIRED = "expired"
     OFFLINE_IN_AUTHENTICATION_SLOT = "offline_in_authentication_slot"
@@ -161,7 +171,10 @@ def reject(reason: Reason, message: str) -> CredentialRejected:
 
 
 def _date(value: datetime) -> str:
-    return formats.date_format(timezone.localtime(value), "j E Y")
+    # 9999-12-31 23:59 UTC is already year 10000 in Warsaw: then the UTC date is shown.
+    with contextlib.suppress(OverflowError):
+        value = timezone.localtime(value)
+    return formats.date_format(value, "j E Y")
 
 
 # --- files --------------------------------------------------------------------------------
@@ -279,6 +292,8 @@ def _load_certificate(data: bytes) -> x509.Certificate:
         )
     try:
         return kc.load_certificate(data)
+    except kc.UnsupportedKeyTypeError as exc:
+        raise _unsupported_key(exc) from None
     except kc.CertificateError:
         raise reject(
             Reason.CERTIFICATE_UNREADABLE,
@@ -308,6 +323,8 @@ def _load_key(data: bytes, password: str) -> kc.PrivateKey:
         raise reject(Reason.WRONG_PASSWORD, _("Hasło nie pasuje do klucza prywatnego.")) from None
     except kc.UnsupportedKeyTypeError as exc:
         raise _unsupported_key(exc) from None
+    except kc.KeyDerivationTooCostlyError:
+        raise _too_costly() from None
     except kc.CertificateError:
         raise reject(
             Reason.KEY_UNREADABLE,
@@ -334,6 +351,8 @@ def _load_pkcs12(data: bytes, password: str) -> tuple[kc.PrivateKey, x509.Certif
         raise _unsupported_key(exc) from None
     except kc.KeyMismatchError:
         raise _key_mismatch() from None
+    except kc.KeyDerivationTooCostlyError:
+        raise _too_costly() from None
     except kc.CertificateError:
         raise reject(
             Reason.PKCS12_UNREADABLE,
@@ -343,6 +362,18 @@ def _load_pkcs12(data: bytes, password: str) -> tuple[kc.PrivateKey, x509.Certif
             ),
         ) from None
     return key, certificate
+
+
+def _too_costly() -> CredentialRejected:
+    return reject(
+        Reason.KEY_DERIVATION_TOO_COSTLY,
+        _(
+            "Plik klucza jest zaszyfrowany z nietypowo dużą liczbą powtórzeń funkcji "
+            "hasła (ponad %(limit)s) — portal go nie otworzy. Zapisz klucz ponownie "
+            "zwykłym narzędziem (np. aplikacją KSeF albo OpenSSL) i prześlij go jeszcze raz."
+        )
+        % {"limit": formats.number_format(kc.MAX_KDF_ITERATIONS, force_grouping=True)},
+    )
 
 
 def _key_mismatch() -> CredentialRejected:
@@ -358,8 +389,26 @@ def _key_mismatch() -> CredentialRejected:
 # --- facts about the certificate ----------------------------------------------------------
 
 
+# Certificates KSeF accepts live two years (KSeF's own) to a few (qualified ones). A
+# validity outside these bounds — RFC 5280's "no expiry" 9999-12-31 among them — is not a
+# KSeF certificate, and such dates overflow every date computation and display downstream.
+EARLIEST_VALIDITY = datetime(1990, 1, 1, tzinfo=UTC)
+MAX_VALIDITY_YEARS = 30
+
+
 def _check_validity(info: kc.CertificateInfo, warnings: list[str]) -> None:
     now = timezone.now()
+    latest = now.replace(year=now.year + MAX_VALIDITY_YEARS, month=1, day=1)
+    if not (EARLIEST_VALIDITY <= info.valid_from <= latest and info.valid_to <= latest):
+        raise reject(
+            Reason.VALIDITY_OUT_OF_RANGE,
+            _(
+                "Certyfikat ma niewiarygodny okres ważności (od %(start)s do %(end)s) — "
+                "certyfikaty KSeF są ważne 2 lata, kwalifikowane kilka lat. To nie jest "
+                "certyfikat, którym można logować się do KSeF."
+            )
+            % {"start": _date(info.valid_from), "end": _date(info.valid_to)},
+        )
     if info.valid_to < now:
         raise reject(
             Reason.EXPIRED,
@@ -480,6 +529,20 @@ def _check_environment(info: kc.CertificateInfo, slot: Slot) -> None:
     office_env = slot.office.ksef_environment
     env = info.environment
     test_issued = env in (kc.CertificateEnvironment.TEST, kc.CertificateEnvironment.TEST_OR_DEMO)
+    if (
+        office_env == Office.KsefEnvironment.PRODUCTION
+        and env is kc.CertificateEnvironment.UNKNOWN
+        and not info.is_qualified
+    ):
+        raise reject(
+            Reason.NOT_TRUSTED_IN_PRODUCTION,
+            _(
+                "Certyfikat nie został wystawiony przez KSeF i nie jest certyfikatem "
+                "kwalifikowanym (wystawca: %(issuer)s) — produkcyjny KSeF go odrzuci. "
+                "Prześlij certyfikat KSeF albo kwalifikowany certyfikat podpisu lub pieczęci."
+            )
+            % {"issuer": info.issuer},
+        )
     if office_env == Office.KsefEnvironment.PRODUCTION and test_issued:
         raise reject(
             Reason.TEST_CERTIFICATE_IN_PRODUCTION,
@@ -539,23 +602,62 @@ def _key_pem(key: kc.PrivateKey, password: str) -> str:
     ).decode("ascii")
 
 
+def _read(
+    upload: CertificateUpload,
+) -> tuple[kc.PrivateKey, x509.Certificate, kc.CertificateInfo, bool]:
+    """Key, certificate, its description, and whether the key came without a password."""
+    if upload.pkcs12 is not None:
+        key, certificate = _load_pkcs12(upload.pkcs12.content, upload.password)
+        unprotected = not upload.password or _pkcs12_opens_without_password(upload.pkcs12)
+    else:
+        assert upload.certificate is not None and upload.private_key is not None
+        certificate = _load_certificate(upload.certificate.content)
+        key = _load_key(upload.private_key.content, upload.password)
+        unprotected = not kc.private_key_is_encrypted(upload.private_key.content)
+        try:
+            kc.check_key_matches_certificate(key, certificate)
+        except kc.KeyMismatchError:
+            raise _key_mismatch() from None
+    return key, certificate, kc.describe_certificate(certificate), unprotected
+
+
+def _pkcs12_opens_without_password(pkcs12: UploadedFile) -> bool:
+    try:
+        kc.load_pkcs12(pkcs12.content, None)
+    except kc.CertificateError:
+        return False
+    return True
+
+
 def validate_certificate_upload(
     upload: CertificateUpload, *, slot: Slot, consent: Consent
 ) -> ValidatedCredential:
     """Every check of PRODUCT.md in order; the first failure raises `CredentialRejected`."""
     check_upload_files(upload)
-    if upload.pkcs12 is not None:
-        key, certificate = _load_pkcs12(upload.pkcs12.content, upload.password)
-    else:
-        assert upload.certificate is not None and upload.private_key is not None
-        certificate = _load_certificate(upload.certificate.content)
-        key = _load_key(upload.private_key.content, upload.password)
-        try:
-            kc.check_key_matches_certificate(key, certificate)
-        except kc.KeyMismatchError:
-            raise _key_mismatch() from None
-    info = kc.describe_certificate(certificate)
+    try:
+        key, certificate, info, unprotected = _read(upload)
+    except (ValueError, TypeError, OverflowError, UnsupportedAlgorithm) as exc:
+        # A file the specific checks did not foresee still gets a message, and counts as
+        # a refused attempt on an upload link; only the error's class is logged (its
+        # message could quote file content).
+        logger.warning("upload refused: unforeseen %s while reading it", type(exc).__name__)
+        raise reject(
+            Reason.UNEXPECTED_CONTENT,
+            _(
+                "Nie można odczytać przesłanych plików: mają nietypową lub uszkodzoną "
+                "zawartość. Zapisz certyfikat i klucz ponownie (np. z aplikacji KSeF) i "
+                "prześlij je jeszcze raz."
+            ),
+        ) from None
     warnings: list[str] = []
+    if unprotected:
+        warnings.append(
+            _(
+                "Klucz prywatny nie był chroniony hasłem — każdy, kto ma kopię tego pliku, "
+                "może logować się do KSeF w imieniu właściciela. Portal przechowuje go "
+                "zaszyfrowany; usuń niezaszyfrowane kopie (z poczty, dysku, komunikatorów)."
+            )
+        )
     _check_validity(info, warnings)
     _check_kind(info, slot, warnings)
     _check_owner(info, slot)

@@ -151,6 +151,7 @@ def credential_upload(request: HtmxHttpRequest, pk: int, kind: str) -> HttpRespo
         "action": reverse("certificates:upload", args=[client.pk, kind]),
         "back": reverse("certificates:client", args=[client.pk]),
         "current": selectors.active_credentials_of_client(client).filter(kind=kind).first(),
+        "may_replace": membership_of(request).role in MANAGERS,
     }
     return _upload_response(request, form, context)
 
@@ -191,6 +192,7 @@ def office_credential_upload(request: HtmxHttpRequest) -> HttpResponse:
         "action": reverse("certificates:office_upload"),
         "back": reverse("certificates:office"),
         "current": selectors.office_credential(membership.office),
+        "may_replace": True,  # only administrators reach this page
     }
     return _upload_response(request, form, context)
 

@@ -36,11 +36,15 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
 
+from ksef._der import DerError, key_derivation_costs
+from ksef._der import der_oids as _der_oids
+
 __all__ = [
     "ENROLLMENT_FIELD_OIDS",
     "CertificateEnvironment",
     "CertificateError",
     "CertificateInfo",
+    "KeyDerivationTooCostlyError",
     "KeyMismatchError",
     "KsefCertificateKind",
     "OwnerIdentifierType",
@@ -52,6 +56,7 @@ __all__ = [
     "build_csr",
     "certificate_fingerprint",
     "certificate_serial_hex",
+    "check_key_derivation_cost",
     "check_key_matches_certificate",
     "check_supported_key",
     "csr_to_base64_der",
@@ -61,12 +66,23 @@ __all__ = [
     "load_certificate",
     "load_pkcs12",
     "load_private_key",
+    "private_key_is_encrypted",
 ]
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 _KeyLoader = Callable[[bytes, bytes | None], PrivateKeyTypes]
 
 MIN_RSA_BITS = 2048
+# Key-derivation cost an encrypted key file may ask for before anything is derived. OpenSSL
+# writes 2,048 PBKDF2 rounds by default and password managers up to ~1,000,000; 3,000,000
+# rounds of PBKDF2-SHA256 take about half a second here, 50,000,000 about eight.
+MAX_KDF_ITERATIONS = 3_000_000
+# scrypt needs 128 * N * r bytes of memory and N * r * p units of work.
+MAX_SCRYPT_MEMORY_BYTES = 128 * 1024 * 1024
+MAX_SCRYPT_WORK = 2**22
+# The statement qcStatements carries in a qualified certificate (ETSI EN 319 412-5).
+QC_STATEMENTS = x509.ObjectIdentifier("1.3.6.1.5.5.7.1.3")
+QC_COMPLIANCE = "0.4.0.1862.1.1"
 SUPPORTED_CURVES = ("secp256r1", "secp384r1")
 
 ORGANIZATION_IDENTIFIER = x509.ObjectIdentifier("2.5.4.97")
@@ -138,6 +154,10 @@ class UnsupportedKeyTypeError(CertificateError):
     """The key is neither RSA >= 2048 bits nor EC on P-256/P-384."""
 
 
+class KeyDerivationTooCostlyError(CertificateError):
+    """The file asks for a key derivation far costlier than any real key file uses."""
+
+
 class KsefCertificateKind(StrEnum):
     """``KsefCertificateType`` of a KSeF certificate, or UNKNOWN for other certificates."""
 
@@ -187,6 +207,7 @@ class CertificateInfo:
     is_ksef_issued: bool
     environment: CertificateEnvironment
     key_description: str
+    is_qualified: bool = False  # carries the EU qualified-certificate statement
 
     @property
     def nip(self) -> str | None:
@@ -218,18 +239,49 @@ def load_certificate(data: bytes) -> x509.Certificate:
         )
     if blocks:
         try:
-            return x509.load_pem_x509_certificate(blocks[0])
+            certificate = x509.load_pem_x509_certificate(blocks[0])
         except ValueError:
             raise UnreadableFileError("the PEM certificate block is damaged") from None
+        return _check_public_key(certificate)
     if b"-----BEGIN" in data:
         raise UnreadableFileError("the PEM file holds no certificate (a key, perhaps?)")
     der = data if data[:1] == b"\x30" else _bare_base64(data)
     if der is None:
         raise UnreadableFileError("the file is not a certificate (neither PEM nor DER)")
     try:
-        return x509.load_der_x509_certificate(der)
+        certificate = x509.load_der_x509_certificate(der)
     except ValueError:
         raise UnreadableFileError("the file is not a valid DER certificate") from None
+    return _check_public_key(certificate)
+
+
+def _check_public_key(certificate: x509.Certificate) -> x509.Certificate:
+    """The certificate, if its public key is one KSeF accepts.
+
+    cryptography parses the key lazily: a certificate whose key algorithm it does not know
+    loads fine and raises only at ``public_key()``, deep inside a later check.
+    """
+    try:
+        key = certificate.public_key()
+    except (ValueError, UnsupportedAlgorithm):
+        raise UnsupportedKeyTypeError(
+            "the certificate's public-key algorithm is not supported; use RSA or EC P-256"
+        ) from None
+    if isinstance(key, rsa.RSAPublicKey):
+        if key.key_size < MIN_RSA_BITS:
+            raise UnsupportedKeyTypeError(
+                f"RSA keys must have at least {MIN_RSA_BITS} bits (this one has {key.key_size})"
+            )
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        if key.curve.name not in SUPPORTED_CURVES:
+            raise UnsupportedKeyTypeError(
+                f"EC keys must use P-256 or P-384 (this one uses {key.curve.name})"
+            )
+    else:
+        raise UnsupportedKeyTypeError(
+            f"unsupported public key {type(key).__name__}; use RSA (2048+) or EC P-256"
+        )
+    return certificate
 
 
 def _bare_base64(data: bytes) -> bytes | None:
@@ -253,9 +305,12 @@ def load_private_key(data: bytes, password: str | None = None) -> PrivateKey:
             raise UnreadableFileError("the PEM file holds no private key")
         loader: _KeyLoader = serialization.load_pem_private_key
         raw = block.group(0)
+        if block.group("label") == b"ENCRYPTED PRIVATE KEY":
+            check_key_derivation_cost(_pem_body(raw))
     else:
         loader = serialization.load_der_private_key
         raw = data
+        check_key_derivation_cost(raw, strict=False)
     try:
         key = loader(raw, None)
     except TypeError:
@@ -263,6 +318,62 @@ def load_private_key(data: bytes, password: str | None = None) -> PrivateKey:
     except (ValueError, UnsupportedAlgorithm):
         raise UnreadableFileError("the file is not a readable private key") from None
     return check_supported_key(key)
+
+
+def _pem_body(block: bytes) -> bytes:
+    lines = block.strip().splitlines()[1:-1]
+    body = b"".join(line.strip() for line in lines if b":" not in line)
+    try:
+        return base64.b64decode(body, validate=True)
+    except (binascii.Error, ValueError):
+        raise UnreadableFileError("the PEM private-key block is damaged") from None
+
+
+def private_key_is_encrypted(data: bytes) -> bool:
+    """Whether a private-key file is protected by a password (PEM or DER)."""
+    if b"-----BEGIN" in data:
+        block = _PEM_PRIVATE_KEY.search(data)
+        if block is None:
+            return False
+        return block.group("label") == b"ENCRYPTED PRIVATE KEY" or b"ENCRYPTED" in block.group(0)
+    # EncryptedPrivateKeyInfo starts with an AlgorithmIdentifier SEQUENCE; PrivateKeyInfo
+    # and the traditional formats start with an INTEGER version.
+    return (
+        len(data) > 4 and data[0] == 0x30 and 0x30 in data[2:6] and not _starts_with_integer(data)
+    )
+
+
+def _starts_with_integer(data: bytes) -> bool:
+    first = data[1]
+    offset = 2 if first < 0x80 else 2 + (first & 0x7F)
+    return offset < len(data) and data[offset] == 0x02
+
+
+def check_key_derivation_cost(der: bytes, *, strict: bool = True) -> None:
+    """Refuse a PKCS#8/PKCS#12 file whose key derivation would tie up the process.
+
+    ``strict=False`` lets bytes that are not DER through (the loader reports them).
+    """
+    try:
+        costs = key_derivation_costs(der)
+    except DerError:
+        if strict:
+            raise UnreadableFileError("the encrypted key structure is damaged") from None
+        return
+    for cost in costs:
+        if cost.scheme == "scrypt":
+            memory = 128 * cost.scrypt_n * cost.scrypt_r
+            work = cost.scrypt_n * cost.scrypt_r * cost.scrypt_p
+            if memory > MAX_SCRYPT_MEMORY_BYTES or work > MAX_SCRYPT_WORK:
+                raise KeyDerivationTooCostlyError(
+                    f"the file asks for scrypt N={cost.scrypt_n}, r={cost.scrypt_r}, "
+                    f"p={cost.scrypt_p}, beyond the accepted cost"
+                )
+        elif cost.iterations > MAX_KDF_ITERATIONS:
+            raise KeyDerivationTooCostlyError(
+                f"the file asks for {min(cost.iterations, 2**63):,} key-derivation rounds "
+                f"(accepted: at most {MAX_KDF_ITERATIONS:,})"
+            )
 
 
 def _load_encrypted_key(loader: _KeyLoader, raw: bytes, password: str | None) -> PrivateKeyTypes:
@@ -305,6 +416,7 @@ def load_pkcs12(
     """
     if not data:
         raise UnreadableFileError("the PKCS#12 file is empty")
+    check_key_derivation_cost(data)
     attempts: list[bytes | None] = [password.encode("utf-8")] if password else []
     attempts.append(None)
     loaded = None
@@ -491,7 +603,22 @@ def describe_certificate(certificate: x509.Certificate) -> CertificateInfo:
         is_ksef_issued=ksef_issued,
         environment=environment,
         key_description=_key_description(certificate),
+        is_qualified=_is_qualified(certificate),
     )
+
+
+def _is_qualified(certificate: x509.Certificate) -> bool:
+    """Whether the certificate states it is an EU qualified certificate (QcCompliance)."""
+    try:
+        extension = certificate.extensions.get_extension_for_oid(QC_STATEMENTS)
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+    value = extension.value
+    raw = value.value if isinstance(value, x509.UnrecognizedExtension) else value.public_bytes()
+    try:
+        return QC_COMPLIANCE in _der_oids(raw)
+    except DerError:
+        return False
 
 
 # --- requesting a KSeF certificate ---------------------------------------------------

@@ -80,11 +80,25 @@ def test_secrets_decrypt_only_through_the_service(stored, client_company):
     assert secret_read(Credential.objects.get(kind="token")).token == token
 
 
-def test_replacing_keeps_the_history_and_destroys_the_old_secret(
+def test_an_accountant_cannot_destroy_a_working_key_by_uploading_another_certificate(
     stored, login, accountant, client_company
 ):
     old = Credential.objects.get(kind="authentication")
     browser = login(accountant)
+    response = browser.post(upload_url(client_company.pk), make_files(client_company.nip).pair())
+    assert response.status_code == 200
+    assert "może to zrobić tylko kierownik lub administrator" in response.content.decode()
+    old.refresh_from_db()
+    assert old.status == "active"
+    assert Credential.objects.filter(kind="authentication").count() == 1
+    assert secret_read(old).key_password == PASSWORD
+
+
+def test_replacing_keeps_the_history_and_destroys_the_old_secret(
+    stored, login, manager, client_company
+):
+    old = Credential.objects.get(kind="authentication")
+    browser = login(manager)
     response = browser.post(upload_url(client_company.pk), make_files(client_company.nip).pair())
     assert response.status_code == 302
 

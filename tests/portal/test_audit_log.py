@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -141,3 +142,18 @@ def test_an_audit_event_cannot_be_changed_or_deleted(office, manager):
     with pytest.raises(TypeError, match="append-only"):
         AuditEvent.objects.filter(pk=event.pk).delete()
     assert AuditEvent.objects.get(pk=event.pk).action == "staff.created"
+
+
+@pytest.mark.parametrize("key", ["items", "keys", "values", "get", "0"])
+def test_details_render_whatever_their_keys_are_called(login, manager, office, key):
+    """The weekly digest records a key "items"; template lookups must not trip on it."""
+    audit_record(
+        office=office,
+        actor=None,
+        action="reminders.digest_sent",
+        details={key: [{"client": "Piekarnia"}], "count": 1},
+    )
+    response = login(manager).get(reverse("audit:list"))
+    assert response.status_code == 200
+    row = re.sub(r"<[^>]+>", " ", _rows(response)[0])
+    assert f"{key}: " in row and "Piekarnia" in row and "count: 1" in " ".join(row.split())

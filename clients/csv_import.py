@@ -36,6 +36,10 @@ from portal.models import Office
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
+MAX_CELL_CHARS = 1000  # a name is at most 300, a list of e-mails a few hundred
+# C0 control characters other than tab and line ends: never part of a name or an address
+# (NUL also breaks PostgreSQL text columns).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 REQUIRED_COLUMNS = ("nip", "nazwa", "forma_prawna", "emaile")
 OPTIONAL_COLUMNS = ("pieczec", "opiekun")
 _HEADER_ALIASES = {
@@ -122,6 +126,8 @@ class ImportPreview:
     rows: list[ParsedRow]
     encoding: str
     delimiter: str
+    # Header names that are not columns of the format: their cells are not imported.
+    ignored_columns: list[str] = field(default_factory=list)
 
     @property
     def valid_rows(self) -> list[ClientRow]:
@@ -148,10 +154,32 @@ def check_size(size: int) -> None:
 
 
 def decode(data: bytes) -> tuple[str, str]:
-    """The text and the encoding name: UTF-8 (BOM or not) first, then Windows-1250."""
+    """The text and the encoding name: UTF-8 (BOM or not) first, then Windows-1250; UTF-16
+    only with its byte-order mark (Excel's "Unicode text")."""
     check_size(len(data))
     if not data.strip():
         raise ImportFileError(_("Plik jest pusty."))
+    if data[:4] == b"PK\x03\x04" or data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
+        raise ImportFileError(
+            _("To arkusz Excel, nie plik CSV. W Excelu wybierz „Zapisz jako” → „CSV UTF-8”.")
+        )
+    text, encoding = _decoded(data)
+    if "\x00" in text:
+        raise ImportFileError(
+            _(
+                "Plik zawiera znaki NUL — to nie jest plik tekstowy CSV albo jest uszkodzony. "
+                "Zapisz go ponownie jako CSV UTF-8."
+            )
+        )
+    return text, encoding
+
+
+def _decoded(data: bytes) -> tuple[str, str]:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return data.decode("utf-16"), "UTF-16"
+        except UnicodeDecodeError:
+            pass
     try:
         return data.decode("utf-8-sig"), "UTF-8"
     except UnicodeDecodeError:
@@ -168,6 +196,12 @@ def _header(line: str) -> tuple[str, list[str]]:
     delimiter = ";" if line.count(";") >= line.count(",") else ","
     names = [c.strip().strip('"').strip().casefold() for c in line.split(delimiter)]
     names = [_HEADER_ALIASES.get(n, _HEADER_ALIASES.get(n.replace(" ", ""), n)) for n in names]
+    repeated = sorted({n for n in names if n and names.count(n) > 1})
+    if repeated:
+        raise ImportFileError(
+            _("Kolumna %(names)s występuje w nagłówku więcej niż raz — zostaw jedną.")
+            % {"names": ", ".join(repeated)}
+        )
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
         raise ImportFileError(
@@ -185,23 +219,70 @@ def parse(data: bytes, *, office: Office) -> ImportPreview:
     text, encoding = decode(data)
     first_line = text.lstrip("\r\n").splitlines()[0]
     delimiter, names = _header(first_line)
-    reader = csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=delimiter)
-    next(reader)
+    # strict: a quote left open is an error, not a cell that swallows the rest of the file.
+    reader = csv.reader(io.StringIO(text.lstrip("\r\n")), delimiter=delimiter, strict=True)
+    known = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS)
     records: list[ParsedRow] = []
-    for record in reader:
-        if not any(cell.strip() for cell in record):
-            continue  # blank lines of spreadsheet exports
-        if len(records) == MAX_ROWS:
-            raise ImportFileError(
-                _("Plik ma więcej niż %(limit)d wierszy — podziel go na części.")
-                % {"limit": MAX_ROWS}
-            )
-        values = {
-            name: (record[i].strip() if i < len(record) else "") for i, name in enumerate(names)
-        }
-        records.append(ParsedRow(line=reader.line_num, values=values))
+    try:
+        next(reader)
+        for record in reader:
+            if not any(cell.strip() for cell in record):
+                continue  # blank lines of spreadsheet exports
+            if len(records) == MAX_ROWS:
+                raise ImportFileError(
+                    _("Plik ma więcej niż %(limit)d wierszy — podziel go na części.")
+                    % {"limit": MAX_ROWS}
+                )
+            values = {
+                name: (record[i].strip() if i < len(record) else "")
+                for i, name in enumerate(names)
+                if name in known
+            }
+            row = ParsedRow(line=reader.line_num, values=values)
+            _check_cells(row)
+            records.append(row)
+    except csv.Error as exc:
+        raise _csv_error(exc, reader.line_num + 1) from None
     _validate(records, office)
-    return ImportPreview(rows=records, encoding=encoding, delimiter=delimiter)
+    ignored = [name for name in names if name and name not in known]
+    return ImportPreview(
+        rows=records, encoding=encoding, delimiter=delimiter, ignored_columns=ignored
+    )
+
+
+def _csv_error(exc: csv.Error, line: int) -> ImportFileError:
+    if "field larger than field limit" in str(exc):
+        return ImportFileError(
+            _(
+                "Wiersz %(line)d zawiera komórkę dłuższą niż %(limit)d znaków — to nie jest "
+                "lista klientów. Sprawdź, czy wybrano właściwy plik."
+            )
+            % {"line": line, "limit": csv.field_size_limit()}
+        )
+    return ImportFileError(
+        _(
+            "Wiersz %(line)d: niepoprawny format CSV — prawdopodobnie cudzysłów otwarty, ale "
+            'niezamknięty. Każdy „"” otwierający komórkę musi mieć zamykający.'
+        )
+        % {"line": line}
+    )
+
+
+def _check_cells(row: ParsedRow) -> None:
+    for name, value in row.values.items():
+        if len(value) > MAX_CELL_CHARS:
+            row.errors.append(
+                _("Kolumna %(column)s ma %(length)d znaków (limit %(limit)d).")
+                % {"column": name, "length": len(value), "limit": MAX_CELL_CHARS}
+            )
+        elif _CONTROL.search(value):
+            row.errors.append(
+                _(
+                    "Kolumna %(column)s zawiera niedozwolone znaki sterujące — popraw komórkę "
+                    "w arkuszu i zapisz plik ponownie."
+                )
+                % {"column": name}
+            )
 
 
 def _validate(records: list[ParsedRow], office: Office) -> None:

@@ -48,6 +48,12 @@ class Command(BaseCommand):
         except csv_import.ImportFileError as exc:
             raise CommandError(str(exc)) from exc
 
+        if preview.ignored_columns:
+            self.stderr.write(
+                f"{path.name}: nie rozpoznano kolumn: {', '.join(preview.ignored_columns)} — "
+                "ich zawartość pominięto (kolumny: nip, nazwa, forma_prawna, pieczec, emaile, "
+                "opiekun)."
+            )
         for row in preview.rejected:
             for error in row.errors:
                 self.stderr.write(f"{path.name}:{row.line}: {error}")

@@ -6,6 +6,7 @@ farmer's and the purchaser's accounts, registers and footer."""
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from invoices.documents import formatting as fmt
 from invoices.documents import labels, parts
@@ -26,22 +27,22 @@ from invoices.documents.model import (
 from invoices.documents.xmlread import Node, XmlDocument
 
 LINE_COLUMNS = (
-    (_("Lp."), "NrWierszaFa", False, str),
-    (_("Unikalny numer wiersza"), "UU_ID", False, str),
-    (_("Data nabycia"), "P_4AA", False, fmt.day),
-    (_("Nazwa produktu rolnego lub usługi rolniczej"), "P_5", False, str),
-    (_("GTIN"), "GTIN", False, str),
-    (_("PKWiU"), "PKWiU", False, str),
-    (_("CN"), "CN", False, str),
-    (_("Miara"), "P_6A", False, str),
-    (_("Ilość"), "P_6B", True, fmt.quantity),
-    (_("Klasa lub jakość"), "P_6C", False, str),
-    (_("Cena jedn. bez zwrotu podatku"), "P_7", True, fmt.amount),
-    (_("Wartość bez zwrotu podatku"), "P_8", True, fmt.amount),
-    (_("Stawka zwrotu podatku"), "P_9", False, fmt.rate),
-    (_("Kwota zwrotu podatku"), "P_10", True, fmt.amount),
-    (_("Wartość ze zwrotem podatku"), "P_11", True, fmt.amount),
-    (_("Kurs waluty"), "KursWaluty", True, fmt.quantity),
+    (gettext_lazy("Lp."), "NrWierszaFa", False, str),
+    (gettext_lazy("Unikalny numer wiersza"), "UU_ID", False, str),
+    (gettext_lazy("Data nabycia"), "P_4AA", False, fmt.day),
+    (gettext_lazy("Nazwa produktu rolnego lub usługi rolniczej"), "P_5", False, str),
+    (gettext_lazy("GTIN"), "GTIN", False, str),
+    (gettext_lazy("PKWiU"), "PKWiU", False, str),
+    (gettext_lazy("CN"), "CN", False, str),
+    (gettext_lazy("Miara"), "P_6A", False, str),
+    (gettext_lazy("Ilość"), "P_6B", True, fmt.quantity),
+    (gettext_lazy("Klasa lub jakość"), "P_6C", False, str),
+    (gettext_lazy("Cena jedn. bez zwrotu podatku"), "P_7", True, fmt.amount),
+    (gettext_lazy("Wartość bez zwrotu podatku"), "P_8", True, fmt.amount),
+    (gettext_lazy("Stawka zwrotu podatku"), "P_9", False, fmt.rate),
+    (gettext_lazy("Kwota zwrotu podatku"), "P_10", True, fmt.amount),
+    (gettext_lazy("Wartość ze zwrotem podatku"), "P_11", True, fmt.amount),
+    (gettext_lazy("Kurs waluty"), "KursWaluty", True, fmt.quantity),
 )
 
 

@@ -54,6 +54,12 @@ class Table:
     title: str = ""
     footer: list[str] = field(default_factory=list)
 
+    @property
+    def body(self) -> list[list[tuple[str, bool]]]:
+        """The rows as (text, numeric) cells, for the template to align numbers."""
+        numeric = [column.numeric for column in self.columns]
+        return [list(zip(row, numeric, strict=False)) for row in self.rows]
+
 
 @dataclass(slots=True)
 class Total:

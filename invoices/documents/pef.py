@@ -8,6 +8,7 @@ extensions, document references...) goes to "Pozostałe dane" with its element p
 from __future__ import annotations
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from invoices.documents import formatting as fmt
 from invoices.documents import labels
@@ -31,26 +32,26 @@ from invoices.documents.xmlread import Node, XmlDocument
 
 # UNCL1001 document types a PEF can carry.
 TYPE_CODES = {
-    "380": _("Faktura"),
-    "381": _("Faktura korygująca"),
-    "383": _("Nota obciążeniowa"),
-    "384": _("Faktura korygująca"),
-    "386": _("Faktura zaliczkowa"),
-    "389": _("Samofakturowanie"),
-    "751": _("Faktura - informacja do celów księgowych"),
+    "380": gettext_lazy("Faktura"),
+    "381": gettext_lazy("Faktura korygująca"),
+    "383": gettext_lazy("Nota obciążeniowa"),
+    "384": gettext_lazy("Faktura korygująca"),
+    "386": gettext_lazy("Faktura zaliczkowa"),
+    "389": gettext_lazy("Samofakturowanie"),
+    "751": gettext_lazy("Faktura - informacja do celów księgowych"),
 }
 # UNCL4461 payment means used in Poland.
 PAYMENT_MEANS = {
-    "1": _("Nieokreślona"),
-    "10": _("Gotówka"),
-    "20": _("Czek"),
-    "30": _("Przelew"),
-    "31": _("Przelew"),
-    "42": _("Przelew na rachunek bankowy"),
-    "48": _("Karta płatnicza"),
-    "49": _("Polecenie zapłaty"),
-    "58": _("Przelew SEPA"),
-    "59": _("Polecenie zapłaty SEPA"),
+    "1": gettext_lazy("Nieokreślona"),
+    "10": gettext_lazy("Gotówka"),
+    "20": gettext_lazy("Czek"),
+    "30": gettext_lazy("Przelew"),
+    "31": gettext_lazy("Przelew"),
+    "42": gettext_lazy("Przelew na rachunek bankowy"),
+    "48": gettext_lazy("Karta płatnicza"),
+    "49": gettext_lazy("Polecenie zapłaty"),
+    "58": gettext_lazy("Przelew SEPA"),
+    "59": gettext_lazy("Polecenie zapłaty SEPA"),
 }
 
 

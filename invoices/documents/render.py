@@ -52,7 +52,9 @@ def kod1(invoice: Invoice, xml: bytes) -> Code | None:
         url = qr.invoice_verification_url(qr_environment(), invoice.seller_nip, invoice.issue_date, xml)
     except qr.QrError:
         return None
-    svg = segno.make_qr(url, error="m").svg_inline(scale=3, border=qr.QUIET_ZONE, dark="#000", light="#fff")
+    qr_code = segno.make_qr(url, error="m")
+    # No width/height: the stylesheet sizes it (screen and A4), the viewBox keeps it square.
+    svg = qr_code.svg_inline(border=qr.QUIET_ZONE, dark="#000", light="#fff", omitsize=True)
     return Code(url=url, label=invoice.ksef_number, svg=svg)
 
 

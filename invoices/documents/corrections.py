@@ -65,7 +65,10 @@ def corrected_references(xml: bytes) -> list[CorrectedReference]:
             ksef_number = values.get("NrKSeFFaKorygowanej", "")
             number = values.get("NrFaKorygowanej", "")
             issued = values.get("DataWystFaKorygowanej", "")
-        elif name == "InvoiceDocumentReference" and _local(element.getparent().tag) == "BillingReference":
+        elif (
+            name == "InvoiceDocumentReference"
+            and _local(element.getparent().tag) == "BillingReference"
+        ):
             values = _texts(element)
             number = values.get("ID", "")
             ksef_number = number if _looks_like_ksef_number(number) else ""

@@ -5,6 +5,7 @@ strings in our HTML and in our PDF's text."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
@@ -12,7 +13,7 @@ from lxml import etree
 
 
 def polish_amount(text: str) -> str:
-    """"1626.01" -> "1 626,01" (two decimals, more when written with more)."""
+    """ "1626.01" -> "1 626,01" (two decimals, more when written with more)."""
     value = Decimal(text)
     places = max(2, -value.as_tuple().exponent)  # type: ignore[operator]
     formatted = f"{value:,.{places}f}"
@@ -39,7 +40,8 @@ def _nonzero(text: str) -> bool:
 
 
 # (XPath relative to the root, formatter) of what the Ministry's layout prints for FA.
-FA_VALUES = [
+Spec = list[tuple[str, Callable[[str], str]]]
+FA_VALUES: Spec = [
     ("//*[local-name()='DaneIdentyfikacyjne']/*[local-name()='NIP']", str),
     ("//*[local-name()='DaneIdentyfikacyjne']/*[local-name()='Nazwa']", str),
     ("//*[local-name()='Adres']/*[local-name()='AdresL1']", str),
@@ -68,10 +70,12 @@ FA_VALUES = [
     ("//*[local-name()='Rejestry']/*[local-name()='KRS']", str),
     ("//*[local-name()='Rejestry']/*[local-name()='REGON']", str),
 ]
-RATE_FIELDS = [f"P_13_{c}" for c in ("1", "2", "3", "4", "5", "6_1", "6_2", "6_3", "7", "8", "9", "10", "11")]
+RATE_FIELDS = [
+    f"P_13_{c}" for c in ("1", "2", "3", "4", "5", "6_1", "6_2", "6_3", "7", "8", "9", "10", "11")
+]
 RATE_FIELDS += [f"P_14_{c}" for c in ("1", "2", "3", "4", "5")] + [f"P_14_{c}W" for c in "1234"]
 
-FA_RR_VALUES = [
+FA_RR_VALUES: Spec = [
     ("//*[local-name()='DaneIdentyfikacyjne']/*[local-name()='NIP']", str),
     ("//*[local-name()='DaneIdentyfikacyjne']/*[local-name()='Nazwa']", str),
     ("//*[local-name()='Adres']/*[local-name()='AdresL1']", str),
@@ -87,22 +91,35 @@ FA_RR_VALUES = [
     ("//*[local-name()='FakturaRRWiersz']/*[local-name()='P_11']", polish_amount),
     ("//*[local-name()='Platnosc']//*[local-name()='NrRB']", str),
 ]
-PEF_VALUES = [
-    # The document's own level only: UBLExtensions repeat the corrected invoice's data
-    # (PEF_KOR), which the view lists raw under "Pozostałe dane".
-    ("/*/*[local-name()='ID']", str),
-    ("/*/*[local-name()='IssueDate']", polish_date),
-    ("/*/*[contains(local-name(), 'Party')]//*[local-name()='PartyTaxScheme']/*[local-name()='CompanyID']", str),
-    ("/*/*[contains(local-name(), 'Party')]//*[local-name()='PartyName']/*[local-name()='Name']", str),
-    ("/*/*[contains(local-name(), 'Party')]//*[local-name()='PostalAddress']/*[local-name()='StreetName']", str),
-    ("/*/*[local-name()='InvoiceLine' or local-name()='CreditNoteLine']/*[local-name()='Item']/*[local-name()='Name']", str),
-    ("/*/*[local-name()='InvoiceLine' or local-name()='CreditNoteLine']/*[local-name()='LineExtensionAmount']", polish_amount),
-    ("/*/*[local-name()='InvoiceLine' or local-name()='CreditNoteLine']/*[local-name()='Price']/*[local-name()='PriceAmount']", polish_amount),
-    ("/*/*[local-name()='InvoiceLine' or local-name()='CreditNoteLine']/*[local-name()='InvoicedQuantity' or local-name()='CreditedQuantity']", polish_quantity),
-    ("/*/*[local-name()='TaxTotal']/*[local-name()='TaxSubtotal']/*[local-name()='TaxableAmount']", polish_amount),
-    ("/*/*[local-name()='TaxTotal']/*[local-name()='TaxSubtotal']/*[local-name()='TaxAmount']", polish_amount),
-    ("/*/*[local-name()='LegalMonetaryTotal']/*[local-name()='PayableAmount']", polish_amount),
-    ("/*/*[local-name()='PaymentMeans']/*[local-name()='PayeeFinancialAccount']/*[local-name()='ID']", str),
+
+
+def at(*steps: str) -> str:
+    """A root-anchored XPath over local names; "A|B" in a step matches either."""
+
+    def step(names: str) -> str:
+        return "*[" + " or ".join(f"local-name()='{n}'" for n in names.split("|")) + "]"
+
+    return "/*/" + "/".join("/" if s == "//" else step(s) for s in steps).replace("///", "//")
+
+
+LINE = "InvoiceLine|CreditNoteLine"
+PARTY = "AccountingSupplierParty|AccountingCustomerParty|PayeeParty"
+# The document's own level only: UBLExtensions repeat the corrected invoice's data
+# (PEF_KOR), which the view lists raw under "Pozostałe dane".
+PEF_VALUES: Spec = [
+    (at("ID"), str),
+    (at("IssueDate"), polish_date),
+    (at(PARTY, "//", "PartyTaxScheme", "CompanyID"), str),
+    (at(PARTY, "//", "PartyName", "Name"), str),
+    (at(PARTY, "//", "PostalAddress", "StreetName"), str),
+    (at(LINE, "Item", "Name"), str),
+    (at(LINE, "LineExtensionAmount"), polish_amount),
+    (at(LINE, "Price", "PriceAmount"), polish_amount),
+    (at(LINE, "InvoicedQuantity|CreditedQuantity"), polish_quantity),
+    (at("TaxTotal", "TaxSubtotal", "TaxableAmount"), polish_amount),
+    (at("TaxTotal", "TaxSubtotal", "TaxAmount"), polish_amount),
+    (at("LegalMonetaryTotal", "PayableAmount"), polish_amount),
+    (at("PaymentMeans", "PayeeFinancialAccount", "ID"), str),
 ]
 
 

@@ -19,7 +19,9 @@ def _rows(invoice):  # type: ignore[no-untyped-def]
     return list(
         InvoiceCorrection.objects.filter(correction=invoice)
         .order_by("position")
-        .values_list("position", "corrected_ksef_number", "corrected_number", "corrected_issue_date")
+        .values_list(
+            "position", "corrected_ksef_number", "corrected_number", "corrected_issue_date"
+        )
     )
 
 
@@ -43,7 +45,13 @@ def test_indexing_twice_changes_nothing(client_company):  # type: ignore[no-unty
 def test_only_correction_types_are_parsed(client_company):  # type: ignore[no-untyped-def]
     # A correction's XML stored as a plain VAT invoice is not read at all.
     xml = sample_bytes("mf-fa3-example-02.xml")
-    plain = store(client_company, xml, seller_nip="9999999999", issue_date=date(2026, 3, 15), invoice_type="Vat")
+    plain = store(
+        client_company,
+        xml,
+        seller_nip="9999999999",
+        issue_date=date(2026, 3, 15),
+        invoice_type="Vat",
+    )
     assert corrections_index(invoices=[plain]) == 0
     assert not InvoiceCorrection.objects.exists()
 

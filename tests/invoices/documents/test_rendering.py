@@ -19,11 +19,19 @@ from invoices.documents.render import document_for
 from ksef_simulator import bulk
 from ksef_simulator.fa3gen import TEMPLATES, Fa3Generator
 from tests.invoices.documents.expected import compact, printed_values, squeeze
-from tests.invoices.documents.support import SELLER_NIP, BUYER_NIP, sample_names, store, store_sample
+from tests.invoices.documents.support import (
+    BUYER_NIP,
+    SELLER_NIP,
+    sample_names,
+    store,
+    store_sample,
+)
 
 
 def html_text(invoice) -> str:  # type: ignore[no-untyped-def]
-    html = render_to_string("invoices/documents/_document.html", {"document": document_for(invoice)})
+    html = render_to_string(
+        "invoices/documents/_document.html", {"document": document_for(invoice)}
+    )
     return squeeze(lxml.html.fromstring(html).text_content())
 
 
@@ -50,8 +58,8 @@ def _simulator_invoices() -> list[tuple[str, bytes, str, str]]:
     # The simulator's FA (2) and FA_RR (1) documents, as its bulk seeding stores them.
     forms = bulk._templates(SELLER_NIP, BUYER_NIP, seed=7)
     for key, form_code, kind in (("FA2", "FA (2)", "Vat"), ("FA_RR", "FA_RR (1)", "VatRr")):
-        for n, template in enumerate(forms[key]):
-            xml = template.content.replace(b"@@NUMER@@", f"{key}/2026/{n}".encode())
+        for n, form in enumerate(forms[key]):
+            xml = form.content.replace(b"@@NUMER@@", f"{key}/2026/{n}".encode())
             cases.append((f"{form_code} #{n}", xml, form_code, kind))
     return cases
 
@@ -78,7 +86,9 @@ def test_every_official_sample_shows_what_the_official_visualisation_prints(name
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("label, xml, form_code, kind", SIMULATED, ids=[c[0] for c in SIMULATED])
-def test_every_simulator_generated_form_renders_with_its_values(label, xml, form_code, kind, client_company):  # type: ignore[no-untyped-def]
+def test_every_simulator_generated_form_renders_with_its_values(
+    label, xml, form_code, kind, client_company
+):  # type: ignore[no-untyped-def]
     invoice = store(
         client_company, xml, seller_nip=SELLER_NIP, issue_date=date(2026, 2, 16),
         form_code=form_code, invoice_type=kind,

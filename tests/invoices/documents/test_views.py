@@ -62,22 +62,33 @@ def test_an_unknown_invoice_is_404(login, manager):  # type: ignore[no-untyped-d
 def test_the_xml_download_is_the_original_bytes_with_ksefs_hash(stored, login, accountant):  # type: ignore[no-untyped-def]
     response = login(accountant).get(reverse("invoices:xml", args=[stored.invoice.pk]))
     assert response["Content-Type"] == "application/xml"
-    assert response["Content-Disposition"] == f'attachment; filename="{stored.invoice.ksef_number}.xml"'
+    assert (
+        response["Content-Disposition"]
+        == f'attachment; filename="{stored.invoice.ksef_number}.xml"'
+    )
     assert response.content == stored.xml
-    assert base64.b64encode(hashlib.sha256(response.content).digest()).decode() == stored.invoice.invoice_hash
+    assert (
+        base64.b64encode(hashlib.sha256(response.content).digest()).decode()
+        == stored.invoice.invoice_hash
+    )
 
 
 def test_the_pdf_download_is_an_a4_pdf_with_page_numbers(stored, login, accountant):  # type: ignore[no-untyped-def]
     response = login(accountant).get(reverse("invoices:pdf", args=[stored.invoice.pk]))
     assert response["Content-Type"] == "application/pdf"
-    assert response["Content-Disposition"] == f'attachment; filename="{stored.invoice.ksef_number}.pdf"'
+    assert (
+        response["Content-Disposition"]
+        == f'attachment; filename="{stored.invoice.ksef_number}.pdf"'
+    )
     reader = PdfReader(io.BytesIO(response.content))
     width, height = (float(v) for v in reader.pages[0].mediabox[2:])
     assert (round(width), round(height)) == (595, 842)  # A4 in points
     assert "1 z 2" in reader.pages[0].extract_text()
 
 
-def test_the_page_shows_the_clients_the_hash_and_the_downloads(stored, client_company, login, accountant):  # type: ignore[no-untyped-def]
+def test_the_page_shows_the_clients_the_hash_and_the_downloads(
+    stored, client_company, login, accountant
+):  # type: ignore[no-untyped-def]
     response = login(accountant).get(reverse("invoices:detail", args=[stored.invoice.pk]))
     html = response.content.decode()
     assert "<html" in html and 'id="invoice-document"' in html
@@ -97,24 +108,38 @@ def test_htmx_gets_the_document_alone(stored, login, accountant):  # type: ignor
     assert "<html" not in html and "Pobierz XML" not in html
 
 
-def test_the_page_lists_only_the_clients_the_member_sees(stored, office, accountant, manager, login):  # type: ignore[no-untyped-def]
+def test_the_page_lists_only_the_clients_the_member_sees(
+    stored, office, accountant, manager, login
+):  # type: ignore[no-untyped-def]
     other = make_client(office, name="Hurtownia Obca sp. z o.o.")
-    store_link = stored.invoice.client_links.create(client=other, subject_type="Subject1", issue_date=stored.invoice.issue_date)
+    store_link = stored.invoice.client_links.create(
+        client=other, subject_type="Subject1", issue_date=stored.invoice.issue_date
+    )
     assert store_link.pk
-    seen_by_accountant = login(accountant).get(reverse("invoices:detail", args=[stored.invoice.pk])).content.decode()
+    seen_by_accountant = (
+        login(accountant).get(reverse("invoices:detail", args=[stored.invoice.pk])).content.decode()
+    )
     assert "Hurtownia Obca" not in seen_by_accountant
-    seen_by_manager = login(manager).get(reverse("invoices:detail", args=[stored.invoice.pk])).content.decode()
+    seen_by_manager = (
+        login(manager).get(reverse("invoices:detail", args=[stored.invoice.pk])).content.decode()
+    )
     assert "Hurtownia Obca" in seen_by_manager and "Sprzedaż (Podmiot1)" in seen_by_manager
 
 
-def test_a_correction_and_the_invoice_it_corrects_link_to_each_other(client_company, login, accountant):  # type: ignore[no-untyped-def]
+def test_a_correction_and_the_invoice_it_corrects_link_to_each_other(
+    client_company, login, accountant
+):  # type: ignore[no-untyped-def]
     # MF example 2 corrects example 1, naming it by this KSeF number.
-    original = store_sample(client_company, "mf-fa3-example-01.xml", ksef="9999999999-20230908-8BEF280C8D35-4D")
+    original = store_sample(
+        client_company, "mf-fa3-example-01.xml", ksef="9999999999-20230908-8BEF280C8D35-4D"
+    )
     correction = store_sample(client_company, "mf-fa3-example-02.xml")
     assert corrections_index(invoices=[correction.invoice]) == 1
     browser = login(accountant)
 
-    correction_page = browser.get(reverse("invoices:detail", args=[correction.invoice.pk])).content.decode()
+    correction_page = browser.get(
+        reverse("invoices:detail", args=[correction.invoice.pk])
+    ).content.decode()
     original_url = reverse("invoices:detail", args=[original.invoice.pk])
     assert f'<a href="{original_url}">9999999999-20230908-8BEF280C8D35-4D</a>' in correction_page
     assert "Dane faktury korygowanej" in correction_page
@@ -124,13 +149,21 @@ def test_a_correction_and_the_invoice_it_corrects_link_to_each_other(client_comp
     assert reverse("invoices:detail", args=[correction.invoice.pk]) in original_page
 
 
-def test_links_to_invoices_of_clients_the_member_does_not_see_are_not_made(office, client_company, login):  # type: ignore[no-untyped-def]
+def test_links_to_invoices_of_clients_the_member_does_not_see_are_not_made(
+    office, client_company, login
+):  # type: ignore[no-untyped-def]
     someone = make_member(office, "accountant")
     their_client = make_client(office, assigned=[someone])
-    original = store_sample(client_company, "mf-fa3-example-01.xml", ksef="9999999999-20230908-8BEF280C8D35-4D")
+    original = store_sample(
+        client_company, "mf-fa3-example-01.xml", ksef="9999999999-20230908-8BEF280C8D35-4D"
+    )
     correction = store_sample(their_client, "mf-fa3-example-02.xml")
     corrections_index(invoices=[correction.invoice])
 
-    page = login(someone).get(reverse("invoices:detail", args=[correction.invoice.pk])).content.decode()
+    page = (
+        login(someone)
+        .get(reverse("invoices:detail", args=[correction.invoice.pk]))
+        .content.decode()
+    )
     assert "9999999999-20230908-8BEF280C8D35-4D" in page  # the number, as the document says
     assert reverse("invoices:detail", args=[original.invoice.pk]) not in page

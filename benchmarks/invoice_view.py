@@ -27,9 +27,9 @@ from django.db import connection, reset_queries
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from sync_support import database_label, fresh_database, load_average, verdict
 
 from invoices.documents.pdf import render_pdf
-from sync_support import database_label, fresh_database, load_average, verdict
 from tests.factories import make_client, make_member, make_office
 from tests.invoices.documents.support import sample_names, store_sample
 

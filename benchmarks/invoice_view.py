@@ -81,8 +81,8 @@ def main() -> int:
         f"SQL queries per request: {sorted(queries)}"
     )
     print(
-        f"PDF: {len(invoices)} invoices x {pdf_runs} runs, median {statistics.median(per_invoice):.2f} s, "
-        f"slowest invoice {max(per_invoice):.2f} s"
+        f"PDF: {len(invoices)} invoices x {pdf_runs} runs, "
+        f"median {statistics.median(per_invoice):.2f} s, slowest invoice {max(per_invoice):.2f} s"
     )
     ok = verdict(p95(view_ms) <= 50, "invoice view p95 <= 50 ms")
     ok = verdict(max(per_invoice) <= 1.0, "PDF <= 1 s per invoice") and ok

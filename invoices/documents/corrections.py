@@ -83,11 +83,11 @@ def corrections_index(*, invoices: Iterable[Invoice]) -> int:
     """Record the corrected invoices of every correction among `invoices`; returns how
     many references it recorded. Other invoice types are skipped unparsed."""
     rows: list[InvoiceCorrection] = []
-    indexed: list[int] = []  # a few per package: a list is as fast as a set here
+    indexed: set[int] = set()
     for invoice in invoices:
         if invoice.invoice_type not in CORRECTION_TYPES or invoice.pk in indexed:
             continue
-        indexed.append(invoice.pk)
+        indexed.add(invoice.pk)
         rows += [
             InvoiceCorrection(
                 correction_id=invoice.pk,

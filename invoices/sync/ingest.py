@@ -20,6 +20,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.db.models import JSONField, Model
 
+from invoices.documents.corrections import CORRECTION_TYPES, corrections_index
 from invoices.models import ClientInvoice, Invoice
 from ksef.crypto import sha256_b64
 from ksef.models import InvoiceMetadata
@@ -142,8 +143,19 @@ def store_invoices(
             _insert_new(fresh)
             ids.update(_ids_of([invoice.ksef_number for invoice in fresh]))
             invoices_new += len(fresh)
+            _index_corrections(fresh, ids)
         links_new += _link(client_id, subject_type, batch, ids)
     return StoredCount(invoices_new=invoices_new, links_new=links_new, received=received)
+
+
+def _index_corrections(fresh: list[Invoice], ids: dict[str, int]) -> None:
+    """Record what the new corrections correct, so the invoice view links both ways; only
+    correction types are parsed, so a package of ordinary invoices costs nothing here."""
+    corrections = [invoice for invoice in fresh if invoice.invoice_type in CORRECTION_TYPES]
+    for invoice in corrections:
+        invoice.pk = ids[invoice.ksef_number]
+    if corrections:
+        corrections_index(invoices=corrections)
 
 
 def _ids_of(numbers: list[str]) -> dict[str, int]:

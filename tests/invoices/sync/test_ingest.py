@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from invoices.models import ClientInvoice, Invoice
+from invoices.models import ClientInvoice, Invoice, InvoiceCorrection
 from invoices.sync import ingest
 from invoices.sync.ingest import store_invoices
 from tests.factories import make_client, make_office
@@ -88,3 +88,23 @@ def test_invoices_another_sync_stored_meanwhile_are_linked_not_stored_twice(clie
     assert Invoice.objects.count() == 5
     assert ClientInvoice.objects.filter(subject_type="Subject1").count() == 5
     assert ClientInvoice.objects.filter(subject_type="Subject2").count() == 3
+
+
+def test_a_stored_correction_is_indexed_with_the_invoice_it_corrects(client):
+    original = _invoice(1)
+    correction = _invoice(2)
+    correction.invoice_type = "Kor"
+    correction.xml = (
+        '<Faktura xmlns="http://crd.gov.pl/wzor/2025/06/25/13775/"><Fa><P_2>KOR/1</P_2>'
+        "<DaneFaKorygowanej><DataWystFaKorygowanej>2026-03-01</DataWystFaKorygowanej>"
+        "<NrFaKorygowanej>FV/1</NrFaKorygowanej><NrKSeF>1</NrKSeF>"
+        f"<NrKSeFFaKorygowanej>{original.ksef_number}</NrKSeFFaKorygowanej>"
+        "</DaneFaKorygowanej></Fa></Faktura>"
+    ).encode()
+    store_invoices(client_id=client.pk, subject_type="Subject2", invoices=[original, correction])
+    (reference,) = InvoiceCorrection.objects.all()
+    assert reference.correction.ksef_number == correction.ksef_number
+    assert (reference.corrected_ksef_number, reference.corrected_number) == (
+        original.ksef_number,
+        "FV/1",
+    )

@@ -371,3 +371,44 @@ def test_filter_form_keeps_the_chosen_values_for_the_page(client_company):
     assert form.cleaned_data["role"] == "purchases"
     assert form.cleaned_data["type"] == ["vat", "pef"]
     assert form.cleaned_data["month"] == (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+
+
+# --- Counts for the tabs --------------------------------------------------------------------
+
+
+def test_the_tab_counts_match_each_roles_list_under_the_same_filters(
+    manager, client_company, other_client
+):
+    for _ in range(3):
+        make_invoice(client_company, "Subject2", counterparty_name="Orlen S.A.")
+    make_invoice(client_company, "Subject2", counterparty_name="Biedronka")
+    sale = make_invoice(client_company, "Subject1", counterparty_name="Orlen S.A.")
+    make_invoice(client_company, "Subject3", counterparty_name="Orlen S.A.")
+    # An invoice between two clients: a sale of the other client to this one.
+    link_also(sale, other_client, "Subject2")
+    for query in ["q=orlen", "counterparty=orlen", "", f"q={client_company.name[:8]}"]:
+        selection = select(membership=manager, params=QueryDict(query), client=client_company)
+        counts = selection.counts()
+        for role in ("purchases", "sales", "third"):
+            expected = len(_pick(manager, f"{query}&role={role}", client=client_company))
+            assert counts[role] == expected, (query, role)
+    counts = select(membership=manager, params=QueryDict("q=orlen"), client=client_company).counts()
+    assert (counts["purchases"], counts["sales"], counts["third"]) == (3, 1, 1)
+    everywhere = select(membership=manager, params=QueryDict("q=orlen")).counts()
+    # Office-wide the other client's purchase from this client is no Orlen invoice.
+    assert (everywhere["purchases"], everywhere["sales"]) == (3, 1)
+
+
+def test_the_tab_counts_count_new_rows_per_role(accountant, client_company):
+    t0 = dt.datetime(2026, 3, 10, 8, 0, tzinfo=dt.UTC)
+    make_invoice(client_company, "Subject2", stored_at=t0 - dt.timedelta(hours=2))
+    make_invoice(client_company, "Subject2", stored_at=t0 + dt.timedelta(minutes=1))
+    make_invoice(client_company, "Subject1", stored_at=t0 - dt.timedelta(hours=2))
+    for role in ("purchases", "sales"):
+        list_visit_record(membership=accountant, client=client_company, role=role, now=t0)
+        list_visit_record(
+            membership=accountant, client=client_company, role=role, now=t0 + 2 * SESSION_GAP
+        )
+    counts = select(membership=accountant, params={}, client=client_company).counts()
+    assert counts["purchases"] == 2 and counts["new_purchases"] == 1
+    assert counts["sales"] == 1 and counts["new_sales"] == 0

@@ -41,7 +41,19 @@ from functools import reduce
 from typing import Any
 
 from django import forms
-from django.db.models import Case, CharField, Count, F, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils import timezone
@@ -134,8 +146,9 @@ SEARCH_MIN_LENGTH = 3
 SEARCH_MAX_LENGTH = 100
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _NIP_LIKE = re.compile(r"^\d{3,10}$")
-# "Never looked": every stored row is new.
-_BEFORE_EVERYTHING = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+# No earlier look: nothing is new yet (a member's first visit would otherwise mark every
+# invoice of the office new, which tells nothing).
+_AFTER_EVERYTHING = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 
 # --- The form -------------------------------------------------------------------------------
 
@@ -325,6 +338,16 @@ class Selection:
     role: str  # "" for every role
     sort: str
 
+    @property
+    def narrowed(self) -> bool:
+        """Whether any filter or search narrows the list (the role tab does not)."""
+        data = self.form.cleaned_data
+        return any(
+            value not in (None, "", [], False)
+            for key, value in data.items()
+            if key not in ("role", "sort", "date_field", "amount_field")
+        )
+
     def counts(self) -> dict[str, int]:
         """Rows per role, and per role those new since the last look, in one query:
         {"purchases": .., "sales": .., "third": .., "new_purchases": .., ...}."""
@@ -368,9 +391,12 @@ def select(
         every_role = every_role.filter(new_condition(membership, client=client, role=""))
         links = links.filter(new_condition(membership, client=client, role=role))
     sort = data.get("sort") or DEFAULT_SORT
+    is_new = ExpressionWrapper(
+        new_condition(membership, client=client, role=role), output_field=BooleanField()
+    )
     return Selection(
         form=form,
-        links=with_list_columns(links).order_by(*sort_order(sort)),
+        links=with_list_columns(links).annotate(is_new=is_new).order_by(*sort_order(sort)),
         every_role=every_role,
         membership=membership,
         client=client,
@@ -518,7 +544,7 @@ def _search_condition(text: str, *, role: str) -> Q:
 
 
 def new_condition(membership: Membership, *, client: Client | None, role: str) -> Q:
-    """Rows stored after the member's last look at this scope (every row if never)."""
+    """Rows stored after the member's previous look at this scope (none before a second look)."""
     if client is None:
         return Q(stored_at__gt=_baseline(membership, client=None, role=""))
     roles = [role] if role else list(ROLE_SUBJECT_TYPES)
@@ -533,4 +559,4 @@ def new_condition(membership: Membership, *, client: Client | None, role: str) -
 def _baseline(membership: Membership, *, client: Client | None, role: str) -> Coalesce:
     visits = InvoiceListVisit.objects.filter(membership=membership, role=role)
     visits = visits.filter(client=client) if client else visits.filter(client__isnull=True)
-    return Coalesce(Subquery(visits.values("baseline")[:1]), Value(_BEFORE_EVERYTHING))
+    return Coalesce(Subquery(visits.values("baseline")[:1]), Value(_AFTER_EVERYTHING))

@@ -222,12 +222,11 @@ def test_the_filters_combine(manager, client_company):
 
 def test_new_means_stored_after_the_previous_look_at_the_same_scope(accountant, client_company):
     t0 = dt.datetime(2026, 3, 10, 8, 0, tzinfo=dt.UTC)
-    old = make_invoice(client_company, stored_at=t0 - dt.timedelta(days=1))
-    # Never looked: everything is new.
-    assert _pick(accountant, "new=1", client=client_company) == {old.pk}
+    make_invoice(client_company, stored_at=t0 - dt.timedelta(days=1))
+    # Never looked, and during the first look: nothing to compare with, nothing is new.
+    assert _pick(accountant, "new=1", client=client_company) == set()
     list_visit_record(membership=accountant, client=client_company, role="purchases", now=t0)
-    # Still the first look (no earlier one): everything stays new while it lasts.
-    assert _pick(accountant, "new=1", client=client_company) == {old.pk}
+    assert _pick(accountant, "new=1", client=client_company) == set()
     arrived = make_invoice(client_company, stored_at=t0 + dt.timedelta(minutes=5))
     later = t0 + SESSION_GAP + dt.timedelta(minutes=10)
     list_visit_record(membership=accountant, client=client_company, role="purchases", now=later)
@@ -240,17 +239,26 @@ def test_new_means_stored_after_the_previous_look_at_the_same_scope(accountant, 
         now=later + dt.timedelta(minutes=20),
     )
     assert _pick(accountant, "new=1", client=client_company) == {arrived.pk}
-    # Other scopes have their own looks: the office-wide list was never opened.
-    assert _pick(accountant, "new=1") == {old.pk, arrived.pk}
+    # Other scopes have their own looks: the sales tab was looked at before both arrived.
+    list_visit_record(
+        membership=accountant, client=client_company, role="sales", now=t0 - SESSION_GAP * 4
+    )
+    list_visit_record(membership=accountant, client=client_company, role="sales", now=later)
+    assert _pick(accountant, "new=1&role=sales", client=client_company) == set()
+    assert _pick(accountant, "new=1") == set()  # the office-wide list: never looked
 
 
-def test_new_is_per_member(accountant, manager, client_company):
+def test_new_is_per_member_and_the_office_wide_list_is_its_own_scope(
+    accountant, manager, client_company
+):
     t0 = dt.datetime(2026, 3, 10, 8, 0, tzinfo=dt.UTC)
-    link = make_invoice(client_company, stored_at=t0 - dt.timedelta(hours=1))
-    list_visit_record(membership=accountant, client=None, role="", now=t0)
+    link = make_invoice(client_company, stored_at=t0 + dt.timedelta(minutes=1))
+    for member in (accountant, manager):
+        list_visit_record(membership=member, client=None, role="", now=t0)
     list_visit_record(membership=accountant, client=None, role="", now=t0 + 2 * SESSION_GAP)
-    assert _pick(accountant, "new=1") == set()
-    assert _pick(manager, "new=1") == {link.pk}
+    assert _pick(accountant, "new=1") == {link.pk}
+    assert _pick(manager, "new=1") == set()  # the manager has not looked again yet
+    assert _pick(accountant, "new=1", client=client_company) == set()
 
 
 # --- Sorting --------------------------------------------------------------------------------

@@ -15,9 +15,10 @@ so "new since I last looked" compares with the look before this one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from django.core.paginator import Page, Paginator
+from django.db.models import Subquery
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
@@ -29,10 +30,13 @@ from invoices.browse.filters import (
     COUNT_LIMIT,
     ROLE_CHOICES,
     TYPE_CHOICES,
+    Counts,
     Selection,
+    filter_form,
     select,
 )
 from invoices.browse.services import list_visit_record
+from invoices.models import ClientInvoice
 from portal.access import ALL_ROLES, membership_of, role_required
 from portal.http import HtmxHttpRequest
 from portal.models import Membership
@@ -60,23 +64,27 @@ def client_invoices(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 def _list(
     request: HtmxHttpRequest, membership: Membership, *, client: Client | None
 ) -> HttpResponse:
-    selection = select(membership=membership, params=request.GET, client=client)
-    list_visit_record(membership=membership, client=client, role=selection.role)
+    form = filter_form(request.GET, client=client)
+    role = form.cleaned_data.get("role") or ""
+    baseline = list_visit_record(membership=membership, client=client, role=role)
+    selection = select(
+        membership=membership,
+        form=form,
+        client=client,
+        baselines={role if client else "": baseline},
+    )
     counts = selection.counts()
-    total = counts[selection.role or "all"]
-    page = _page(selection, total, request.GET.get("page"))
+    page = ListPage.of(selection, counts, request.GET.get("page"))
     context = {
         "client": client,
         "selection": selection,
-        "form": selection.form,
+        "form": form,
         "page": page,
-        "total": total,
-        "tabs": _tabs(request.GET, selection, counts),
-        "new_count": counts[f"new_{selection.role}"]
-        if selection.role
-        else sum(counts[f"new_{r}"] for r in ROLES),
-        "count_limit": COUNT_LIMIT,
-        "columns": _columns(request.GET, selection),
+        "counts": counts,
+        "total": counts.rows[role],
+        "new_count": counts.new[role],
+        "tabs": _tabs(request.GET, selection, counts, client),
+        "columns": _columns(request.GET, selection, client),
         "page_query": _without(request.GET, "page"),
         "export_query": _without(request.GET, "page"),
         "type_choices": TYPE_CHOICES,
@@ -94,12 +102,54 @@ def _template(request: HtmxHttpRequest) -> str:
     return TEMPLATE
 
 
-def _page(selection: Selection, total: int, number: str | None) -> Page[Any]:
-    """The page of rows; the count comes from the tabs' query, not a second COUNT. Past
-    COUNT_LIMIT rows the pages end there (the list asks for a narrower filter)."""
-    paginator = Paginator(selection.links, PAGE_SIZE)
-    paginator.__dict__["count"] = min(total, COUNT_LIMIT)  # a cached_property
-    return paginator.get_page(number)
+@dataclass
+class ListPage:
+    """One page of rows. While the count is exact the pages are numbered "3 z 7"; past
+    COUNT_LIMIT only "next" is known (a page reads one row more than it shows).
+
+    The page's ids are picked by a subquery without the joins the columns need, and only
+    those rows are read whole, so a deep page does not join thousands of rows."""
+
+    rows: list[ClientInvoice]
+    number: int
+    has_next: bool
+    num_pages: int | None  # None: not counted
+
+    @classmethod
+    def of(cls, selection: Selection, counts: Counts, asked: str | None) -> ListPage:
+        total = counts.rows[selection.role]
+        num_pages = max(1, -(-total // PAGE_SIZE)) if counts.exact else None
+        number = max(1, int(asked)) if asked and asked.isdigit() else 1
+        # Past the counting limit the pages stop at the limit too (deep offsets are slow).
+        last = num_pages or max(1, COUNT_LIMIT // PAGE_SIZE)
+        number = min(number, last)
+        if total == 0:
+            return cls(rows=[], number=1, has_next=False, num_pages=num_pages)
+        start = (number - 1) * PAGE_SIZE
+        ids = selection.links.values("pk")[start : start + PAGE_SIZE + 1]
+        rows = list(selection.links.filter(pk__in=Subquery(ids)))
+        return cls(
+            rows=rows[:PAGE_SIZE],
+            number=number,
+            has_next=len(rows) > PAGE_SIZE and number < last,
+            num_pages=num_pages,
+        )
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_other_pages(self) -> bool:
+        return self.has_previous or self.has_next
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
 
 
 def _without(query: QueryDict, *keys: str, **values: str) -> str:
@@ -114,32 +164,23 @@ def _without(query: QueryDict, *keys: str, **values: str) -> str:
     return changed.urlencode()
 
 
-def _tabs(query: QueryDict, selection: Selection, counts: dict[str, int]) -> list[dict[str, Any]]:
+def _tabs(
+    query: QueryDict, selection: Selection, counts: Counts, client: Client | None
+) -> list[dict[str, Any]]:
     """One tab per role (office-wide also "all"), keeping every filter but the page."""
-    tabs: list[dict[str, Any]] = []
-    if selection.client is None:
-        tabs.append(
-            {
-                "role": "",
-                "label": None,
-                "count": counts["all"],
-                "new": sum(counts[f"new_{role}"] for role in ROLES),
-                "query": _without(query, "page", role=""),
-                "current": selection.role == "",
-            }
-        )
-    for role, label in ROLE_CHOICES:
-        tabs.append(
-            {
-                "role": role,
-                "label": label,
-                "count": counts[role],
-                "new": counts[f"new_{role}"],
-                "query": _without(query, "page", role=role),
-                "current": selection.role == role,
-            }
-        )
-    return tabs
+    roles = ROLES if client is not None else ["", *ROLES]
+    labels = dict(ROLE_CHOICES)
+    return [
+        {
+            "role": role,
+            "label": labels.get(role),
+            "count": counts.rows[role],
+            "new": counts.new[role],
+            "query": _without(query, "page", role=role),
+            "current": selection.role == role,
+        }
+        for role in roles
+    ]
 
 
 # The table's columns: sort key, header, CSS class; who sees them (office-wide: client).
@@ -158,11 +199,11 @@ COLUMNS = [
 ]
 
 
-def _columns(query: QueryDict, selection: Selection) -> list[dict[str, Any]]:
+def _columns(query: QueryDict, selection: Selection, client: Client | None) -> list[dict[str, Any]]:
     """Each column's header: its sort link (ascending first, then the other way round)."""
     columns = []
     for key, label, css in COLUMNS:
-        if key == "client" and selection.client is not None:
+        if key == "client" and client is not None:
             continue
         wanted = f"-{key}" if selection.sort == key else key
         direction = {key: "ascending", f"-{key}": "descending"}.get(selection.sort, "")

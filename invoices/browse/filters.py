@@ -41,11 +41,11 @@ from functools import reduce
 from typing import Any
 
 from django import forms
-from django.db import connections
 from django.db.models import (
     BooleanField,
     Case,
     CharField,
+    Count,
     ExpressionWrapper,
     F,
     Q,
@@ -151,6 +151,7 @@ _NIP_LIKE = re.compile(r"^\d{3,10}$")
 # No earlier look: nothing is new yet (a member's first visit would otherwise mark every
 # invoice of the office new, which tells nothing).
 _AFTER_EVERYTHING = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+
 
 # --- The form -------------------------------------------------------------------------------
 
@@ -330,13 +331,12 @@ def filter_form(
 @dataclass(frozen=True)
 class Selection:
     """What a list shows: the validated form (values and errors), its rows, and the same
-    filters over every role for the tabs' counts."""
+    filters over every tab for the tabs' counts."""
 
     form: InvoiceFilterForm
     links: QuerySet[ClientInvoice]
-    every_role: QuerySet[ClientInvoice]  # unsorted, no list columns
-    membership: Membership
-    client: Client | None
+    every_tab: QuerySet[ClientInvoice]  # every role's rows: unsorted, no list columns
+    new_by_role: dict[str, Q]
     role: str  # "" for every role
     sort: str
 
@@ -350,38 +350,30 @@ class Selection:
             if key not in ("role", "sort", "date_field", "amount_field")
         )
 
-    def counts(self) -> dict[str, int]:
-        """Rows per role ("all" for every role), and those new since the last look, in
-        one query: {"all": .., "purchases": .., "new_purchases": .., ...}.
-
-        Each count stops at COUNT_LIMIT + 1: counting every one of an office's 200,000
-        rows would cost more than the page itself, and past ten thousand the list says
-        "ponad 10 000" and asks for a narrower filter."""
-        counted: dict[str, QuerySet[ClientInvoice]] = {"all": self.every_role}
+    def counts(self) -> Counts:
+        """Rows per tab and those new since the last look, in one query that reads at
+        most COUNT_LIMIT + 1 rows: counting all of an office's 200,000 rows would cost
+        more than the page. Past that the counts are lower bounds (`exact` False) and
+        the list says "ponad 10 000"."""
+        aggregates = {}
         for role, subject_types in ROLE_SUBJECT_TYPES.items():
-            in_role = self.every_role.filter(subject_type__in=subject_types)
-            counted[role] = in_role
-            counted[f"new_{role}"] = in_role.filter(
-                new_condition(self.membership, client=self.client, role=role)
-            )
-        return _limited_counts(counted, COUNT_LIMIT + 1)
+            in_role = Q(subject_type__in=subject_types)
+            aggregates[role] = Count("pk", filter=in_role)
+            aggregates[f"new_{role}"] = Count("pk", filter=in_role & self.new_by_role[role])
+        values = self.every_tab.order_by()[: COUNT_LIMIT + 1].aggregate(**aggregates)
+        rows = {role: values[role] for role in ROLE_SUBJECT_TYPES}
+        new = {role: values[f"new_{role}"] for role in ROLE_SUBJECT_TYPES}
+        rows[""], new[""] = sum(rows.values()), sum(new.values())
+        return Counts(rows=rows, new=new, exact=rows[""] <= COUNT_LIMIT)
 
 
-def _limited_counts(querysets: Mapping[str, QuerySet[Any]], limit: int) -> dict[str, int]:
-    """SELECT (SELECT COUNT(*) FROM (... LIMIT n)), (...): bounded counts of several
-    querysets in one round trip (Django counts a sliced queryset, but one query each)."""
-    database = next(iter(querysets.values())).db
-    parts, params = [], []
-    for index, queryset in enumerate(querysets.values()):
-        limited = queryset.order_by().values("pk")[:limit]
-        sql, values = limited.query.get_compiler(using=database).as_sql()
-        # The SQL is Django's own compilation; every value stays a bound parameter.
-        parts.append(f"(SELECT COUNT(*) FROM ({sql}) AS counted_{index})")  # noqa: S608
-        params.extend(values)
-    with connections[database].cursor() as cursor:
-        cursor.execute("SELECT " + ", ".join(parts), params)
-        row = cursor.fetchone()
-    return dict(zip(querysets, row, strict=True))
+@dataclass(frozen=True)
+class Counts:
+    """Rows and new rows per tab ("" = every role); lower bounds when not `exact`."""
+
+    rows: dict[str, int]
+    new: dict[str, int]
+    exact: bool
 
 
 def filtered_links(
@@ -391,39 +383,50 @@ def filtered_links(
     client: Client | None = None,
 ) -> QuerySet[ClientInvoice]:
     """The member's visible ClientInvoice rows the query string selects, sorted as asked."""
-    return select(membership=membership, params=params, client=client).links
+    return select(
+        membership=membership, form=filter_form(params, client=client), client=client
+    ).links
 
 
 def select(
     *,
     membership: Membership,
-    params: Mapping[str, Any] | QueryDict,
+    form: InvoiceFilterForm,
     client: Client | None = None,
+    baselines: Mapping[str, dt.datetime | None] | None = None,
 ) -> Selection:
-    form = filter_form(params, client=client)
+    """The rows of a validated filter form (`filter_form`). `baselines` are the looks the
+    list compares with that the caller has just read (`list_visit_record`), by role (""
+    for the office-wide list); any other is read inside the query."""
     data = form.cleaned_data
     role = data.get("role") or ""
     scope = visible_links(membership, client=client, client_pk=data.get("client"))
-    # Every role: the tabs count it. The conditions of one role name only that role's
-    # counterparty columns (simpler for the database) and select the same rows.
-    every_role = scope.filter(_conditions(data, role=""))
-    links = scope
-    if role:
-        links = links.filter(subject_type__in=ROLE_SUBJECT_TYPES[role])
-    links = links.filter(_conditions(data, role=role))
-    if data.get("new"):
-        every_role = every_role.filter(new_condition(membership, client=client, role=""))
-        links = links.filter(new_condition(membership, client=client, role=role))
-    sort = data.get("sort") or DEFAULT_SORT
-    is_new = ExpressionWrapper(
-        new_condition(membership, client=client, role=role), output_field=BooleanField()
+    known = baselines or {}
+    new_by_role = {
+        each: new_condition(membership, client=client, role=each, known=known)
+        for each in ROLE_SUBJECT_TYPES
+    }
+    new_here = (
+        new_by_role[role]
+        if role
+        else new_condition(membership, client=client, role="", known=known)
     )
+    every_tab = scope.filter(_conditions(data, role=""))
+    if role:
+        links = scope.filter(subject_type__in=ROLE_SUBJECT_TYPES[role])
+        links = links.filter(_conditions(data, role=role))
+    else:
+        links = every_tab
+    if data.get("new"):
+        every_tab = every_tab.filter(reduce(operator.or_, new_by_role.values()))
+        links = links.filter(new_here)
+    sort = data.get("sort") or DEFAULT_SORT
+    is_new = ExpressionWrapper(new_here, output_field=BooleanField())
     return Selection(
         form=form,
         links=with_list_columns(links).annotate(is_new=is_new).order_by(*sort_order(sort)),
-        every_role=every_role,
-        membership=membership,
-        client=client,
+        every_tab=every_tab,
+        new_by_role=new_by_role,
         role=role,
         sort=sort,
     )
@@ -533,14 +536,18 @@ def _party_columns(role: str) -> Sequence[tuple[str, str]]:
 
 
 def _party_match(text: str, columns: Sequence[tuple[str, str]], *, search: bool) -> Q:
-    """A NIP-like text matches the NIP's start (anywhere, in search); otherwise the name."""
+    """Digits (a NIP or its start, "PL", spaces and dashes ignored) match the NIP: a whole
+    NIP exactly, a part at the start (anywhere, in search). Anything else: the name."""
     identifier = normalize_identifier(text)
     match = Q()
     for nip_column, name_column in columns:
-        if _NIP_LIKE.match(identifier):
+        if len(identifier) == 10 and identifier.isdigit():
+            match |= Q(**{nip_column: identifier})
+        elif _NIP_LIKE.match(identifier):
             lookup = "contains" if search else "startswith"
             match |= Q(**{f"{nip_column}__{lookup}": identifier})
-        match |= Q(**{f"{name_column}__icontains": text})
+        else:
+            match |= Q(**{f"{name_column}__icontains": text})
     return match
 
 
@@ -567,20 +574,38 @@ def _search_condition(text: str, *, role: str) -> Q:
     return condition | _party_condition(text, role=role, search=True)
 
 
-def new_condition(membership: Membership, *, client: Client | None, role: str) -> Q:
-    """Rows stored after the member's previous look at this scope (none before a second look)."""
+def new_condition(
+    membership: Membership,
+    *,
+    client: Client | None,
+    role: str,
+    known: Mapping[str, dt.datetime | None] | None = None,
+) -> Q:
+    """Rows stored after the member's previous look at this scope (none before a second
+    look). `known` holds baselines already read, by role ("" office-wide); the others are
+    read by a subquery."""
+    known = known or {}
     if client is None:
-        return Q(stored_at__gt=_baseline(membership, client=None, role=""))
+        return Q(stored_at__gt=_baseline(membership, client=None, role="", known=known))
     roles = [role] if role else list(ROLE_SUBJECT_TYPES)
     conditions = [
         Q(subject_type__in=ROLE_SUBJECT_TYPES[each])
-        & Q(stored_at__gt=_baseline(membership, client=client, role=each))
+        & Q(stored_at__gt=_baseline(membership, client=client, role=each, known=known))
         for each in roles
     ]
     return reduce(operator.or_, conditions)
 
 
-def _baseline(membership: Membership, *, client: Client | None, role: str) -> Coalesce:
+def _baseline(
+    membership: Membership,
+    *,
+    client: Client | None,
+    role: str,
+    known: Mapping[str, dt.datetime | None],
+) -> Any:
+    if role in known:
+        # A literal lets the database use the stored_at index.
+        return known[role] or _AFTER_EVERYTHING
     visits = InvoiceListVisit.objects.filter(membership=membership, role=role)
     visits = visits.filter(client=client) if client else visits.filter(client__isnull=True)
     return Coalesce(Subquery(visits.values("baseline")[:1]), Value(_AFTER_EVERYTHING))

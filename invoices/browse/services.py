@@ -1,5 +1,8 @@
 """The one write of the invoice lists: remembering when a member looked at a list.
 
+Two queries per view: the row is read (its baseline is what the list compares with) and
+`last_seen_at` moved by a conditional UPDATE.
+
 A look at a list is not an audited action (it changes nothing anyone else sees), so no
 audit event is recorded; the row exists only to answer "what is new since I last looked".
 """
@@ -9,8 +12,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Q, Value, When
-from django.db.models.functions import Greatest
+from django.db.models import Q
 from django.utils import timezone
 
 from clients.models import Client
@@ -28,29 +30,31 @@ def list_visit_record(
     client: Client | None,
     role: str,
     now: dt.datetime | None = None,
-) -> None:
-    """Note a view of the list scope (client + role, or office-wide with role "").
+) -> dt.datetime | None:
+    """Note a view of the list scope (client + role, or office-wide with role "") and
+    return the baseline of this look: rows stored after it are new (None: nothing is).
 
-    One conditional UPDATE in the usual case, so two tabs loading at once cannot both
-    start a new look; the first view of a scope inserts the row."""
+    Two tabs loading at once compute the same baseline from the same row, and the
+    UPDATE is conditional, so neither can move the baseline twice."""
     now = now or timezone.now()
-    scope = Q(membership=membership, role=role if client else "")
+    role = role if client else ""
+    scope = Q(membership=membership, role=role)
     scope &= Q(client=client) if client else Q(client__isnull=True)
-    new_look = Q(last_seen_at__lt=now - SESSION_GAP)
-    updated = InvoiceListVisit.objects.filter(scope).update(
-        baseline=Case(When(new_look, then=F("last_seen_at")), default=F("baseline")),
-        last_seen_at=Greatest(F("last_seen_at"), Value(now)),
-    )
-    if updated:
-        return
-    try:
-        with transaction.atomic():
-            InvoiceListVisit.objects.create(
-                membership=membership,
-                client=client,
-                role=role if client else "",
-                baseline=None,
-                last_seen_at=now,
-            )
-    except IntegrityError:  # a parallel first view inserted it: this view is the same look
-        pass
+    visit = InvoiceListVisit.objects.filter(scope).only("baseline", "last_seen_at").first()
+    if visit is None:
+        try:
+            with transaction.atomic():
+                InvoiceListVisit.objects.create(
+                    membership=membership, client=client, role=role, last_seen_at=now
+                )
+        except IntegrityError:  # a parallel first view inserted it: the same look
+            pass
+        return None
+    if now - visit.last_seen_at > SESSION_GAP:  # a new look: compare with the last one
+        InvoiceListVisit.objects.filter(pk=visit.pk, last_seen_at=visit.last_seen_at).update(
+            baseline=visit.last_seen_at, last_seen_at=now
+        )
+        return visit.last_seen_at
+    if now > visit.last_seen_at:
+        InvoiceListVisit.objects.filter(pk=visit.pk, last_seen_at__lt=now).update(last_seen_at=now)
+    return visit.baseline

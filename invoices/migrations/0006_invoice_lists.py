@@ -82,6 +82,10 @@ class Migration(migrations.Migration):
             model_name='invoice',
             index=models.Index(fields=['invoicing_date'], name='invoice_invoicing_date_idx'),
         ),
+        migrations.AddIndex(
+            model_name='invoice',
+            index=models.Index(fields=['buyer_identifier'], name='invoice_buyer_identifier_idx'),
+        ),
         migrations.AddField(
             model_name='invoicelistvisit',
             name='client',

@@ -42,31 +42,36 @@ def role_label(subject_type: str) -> str:
     return str(ROLE_LABELS[ROLE_OF_SUBJECT_TYPE.get(subject_type, "third")])
 
 
-@register.simple_tag
-def invoice_count(n: int) -> str:
-    """ "1 faktura", "2 faktury", "5 faktur" (the Polish forms come from the pl catalogue);
-    past the lists' counting limit "ponad 10 000 faktur"."""
-    if n > COUNT_LIMIT:
-        return ngettext("ponad %(n)s fakturę", "ponad %(n)s faktur", COUNT_LIMIT) % {
-            "n": number_format(COUNT_LIMIT, force_grouping=True)
-        }
-    return ngettext("%(n)s faktura", "%(n)s faktur", n) % {
-        "n": number_format(n, force_grouping=True)
-    }
-
-
-@register.filter
-def tab_count(n: int) -> str:
-    """A tab's count: "10 000+" past the counting limit."""
-    if n > COUNT_LIMIT:
-        return number_format(COUNT_LIMIT, force_grouping=True) + "+"
+def _number(n: int) -> str:
     return number_format(n, force_grouping=True)
 
 
 @register.simple_tag
-def new_count(n: int) -> str:
+def invoice_count(n: int, exact: bool = True) -> str:
+    """ "1 faktura", "2 faktury", "5 faktur" (the Polish forms come from the pl catalogue).
+    A count that stopped early is a lower bound: "co najmniej 512 faktur", or past the
+    lists' counting limit "ponad 10 000 faktur"."""
     if n > COUNT_LIMIT:
-        return ngettext("ponad %(n)s nowa", "ponad %(n)s nowych", COUNT_LIMIT) % {
-            "n": number_format(COUNT_LIMIT, force_grouping=True)
+        return ngettext("ponad %(n)s fakturę", "ponad %(n)s faktur", COUNT_LIMIT) % {
+            "n": _number(COUNT_LIMIT)
         }
-    return ngettext("%(n)s nowa", "%(n)s nowych", n) % {"n": number_format(n, force_grouping=True)}
+    if not exact:
+        return ngettext("co najmniej %(n)s faktura", "co najmniej %(n)s faktur", n) % {
+            "n": _number(n)
+        }
+    return ngettext("%(n)s faktura", "%(n)s faktur", n) % {"n": _number(n)}
+
+
+@register.simple_tag
+def tab_count(n: int, exact: bool = True) -> str:
+    """A tab's count: "10 000+" past the counting limit, "512+" for a lower bound."""
+    if n > COUNT_LIMIT:
+        return _number(COUNT_LIMIT) + "+"
+    return _number(n) if exact else _number(n) + "+"
+
+
+@register.simple_tag
+def new_count(n: int, exact: bool = True) -> str:
+    if not exact:
+        return ngettext("co najmniej %(n)s nowa", "co najmniej %(n)s nowych", n) % {"n": _number(n)}
+    return ngettext("%(n)s nowa", "%(n)s nowych", n) % {"n": _number(n)}

@@ -45,7 +45,7 @@ def test_an_accountant_filters_a_clients_purchases_by_month_and_opens_one(
 ):
     from playwright.sync_api import expect
 
-    february, march, sale = invoices
+    february, march, _sale = invoices
     log_in(page, live_server, accountant)
     page.goto(live_url(live_server, "clients:detail", client_company.pk))
     page.locator("#client-invoices-link").click()

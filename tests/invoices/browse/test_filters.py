@@ -24,6 +24,12 @@ def _ids(links):  # type: ignore[no-untyped-def]
     return {link.pk for link in links}
 
 
+def _select(membership, query="", client=None, **extra):  # type: ignore[no-untyped-def]
+    params = QueryDict(query) if isinstance(query, str) else query
+    form = filter_form(params, client=client)
+    return select(membership=membership, form=form, client=client, **extra)
+
+
 def _pick(membership, query="", client=None):  # type: ignore[no-untyped-def]
     return _ids(filtered_links(membership=membership, params=QueryDict(query), client=client))
 
@@ -341,7 +347,7 @@ def test_an_invalid_parameter_gets_a_polish_message_and_is_not_applied(
     manager, client_company, query, field, message
 ):
     link = make_invoice(client_company, issue_date=dt.date(2026, 3, 5))
-    selection = select(membership=manager, params=QueryDict(query))
+    selection = _select(manager, query)
     assert message in " ".join(str(error) for error in selection.form.errors[field])
     assert _ids(selection.links) == {link.pk}
 
@@ -349,7 +355,7 @@ def test_an_invalid_parameter_gets_a_polish_message_and_is_not_applied(
 def test_the_valid_parameters_still_apply_next_to_an_invalid_one(manager, client_company):
     euro = make_invoice(client_company, currency="EUR")
     make_invoice(client_company, currency="PLN")
-    selection = select(membership=manager, params=QueryDict("currency=EUR&month=nie"))
+    selection = _select(manager, "currency=EUR&month=nie")
     assert "month" in selection.form.errors
     assert _ids(selection.links) == {euro.pk}
 
@@ -395,14 +401,14 @@ def test_the_tab_counts_match_each_roles_list_under_the_same_filters(
     # An invoice between two clients: a sale of the other client to this one.
     link_also(sale, other_client, "Subject2")
     for query in ["q=orlen", "counterparty=orlen", "", f"q={client_company.name[:8]}"]:
-        selection = select(membership=manager, params=QueryDict(query), client=client_company)
-        counts = selection.counts()
+        counts = _select(manager, query, client=client_company).counts()
         for role in ("purchases", "sales", "third"):
             expected = len(_pick(manager, f"{query}&role={role}", client=client_company))
-            assert counts[role] == expected, (query, role)
-    counts = select(membership=manager, params=QueryDict("q=orlen"), client=client_company).counts()
-    assert (counts["purchases"], counts["sales"], counts["third"]) == (3, 1, 1)
-    everywhere = select(membership=manager, params=QueryDict("q=orlen")).counts()
+            assert counts.rows[role] == expected, (query, role)
+        assert counts.exact
+    rows = _select(manager, "q=orlen", client=client_company).counts().rows
+    assert (rows["purchases"], rows["sales"], rows["third"]) == (3, 1, 1)
+    everywhere = _select(manager, "q=orlen").counts().rows
     # Office-wide the other client's purchase from this client is no Orlen invoice.
     assert (everywhere["purchases"], everywhere["sales"]) == (3, 1)
 
@@ -417,6 +423,43 @@ def test_the_tab_counts_count_new_rows_per_role(accountant, client_company):
         list_visit_record(
             membership=accountant, client=client_company, role=role, now=t0 + 2 * SESSION_GAP
         )
-    counts = select(membership=accountant, params={}, client=client_company).counts()
-    assert counts["purchases"] == 2 and counts["new_purchases"] == 1
-    assert counts["sales"] == 1 and counts["new_sales"] == 0
+    counts = _select(accountant, client=client_company).counts()
+    assert counts.rows["purchases"] == 2 and counts.new["purchases"] == 1
+    assert counts.rows["sales"] == 1 and counts.new["sales"] == 0
+    # The baseline the view has just read gives the same answer as the stored one.
+    baseline = list_visit_record(
+        membership=accountant, client=client_company, role="purchases", now=t0 + 2 * SESSION_GAP
+    )
+    assert baseline == t0
+    known = _select(accountant, client=client_company, baselines={"purchases": baseline})
+    assert known.counts().new["purchases"] == 1
+    assert _ids(known.links.filter(is_new=True)) == _pick(
+        accountant, "new=1", client=client_company
+    )
+
+
+def test_a_look_returns_the_baseline_it_compares_with(accountant, client_company):
+    t0 = dt.datetime(2026, 3, 10, 8, 0, tzinfo=dt.UTC)
+    look = {"membership": accountant, "client": client_company, "role": "sales"}
+    assert list_visit_record(**look, now=t0) is None  # the first look: nothing is new
+    assert list_visit_record(**look, now=t0 + dt.timedelta(minutes=10)) is None
+    later = t0 + dt.timedelta(minutes=10) + SESSION_GAP + dt.timedelta(seconds=1)
+    assert list_visit_record(**look, now=later) == t0 + dt.timedelta(minutes=10)
+    assert list_visit_record(**look, now=later + dt.timedelta(minutes=5)) == t0 + dt.timedelta(
+        minutes=10
+    )
+
+
+def test_counts_past_the_limit_are_lower_bounds(manager, client_company, monkeypatch):
+    monkeypatch.setattr("invoices.browse.filters.COUNT_LIMIT", 5)
+    for _ in range(4):
+        make_invoice(client_company, "Subject2")
+    for _ in range(3):
+        make_invoice(client_company, "Subject1")
+    counts = _select(manager).counts()
+    assert not counts.exact
+    assert counts.rows[""] == 6  # it stopped after the limit
+    assert counts.rows["purchases"] + counts.rows["sales"] == 6
+    exact = _select(manager, "role=sales").counts()
+    assert not exact.exact  # the tabs count every role
+    assert _select(manager, "role=sales", client=client_company).counts().rows["sales"] <= 3

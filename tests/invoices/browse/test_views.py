@@ -175,13 +175,31 @@ def test_paging_shows_fifty_rows_and_its_links_keep_the_filters(login, manager, 
     pages = [
         member.get(_client_url(client_company, f"currency=PLN&sort=gross&page={n}"))
         .context["page"]
-        .object_list
+        .rows
         for n in (1, 2, 3)
     ]
     seen = [link.pk for page in pages for link in page]
     assert len(seen) == len(set(seen)) == 120  # no row twice, none left out
     # A page past the end shows the last one rather than an error.
     assert "strona 3 z 3" in member.get(_client_url(client_company, "page=99")).content.decode()
+    assert "strona 1 z 3" in member.get(_client_url(client_company, "page=x")).content.decode()
+
+
+def test_past_the_counting_limit_the_pages_go_on_without_a_last_page(
+    login, manager, client_company, monkeypatch
+):
+    for module in ("browse.filters", "list_views", "templatetags.invoice_list_tags"):
+        monkeypatch.setattr(f"invoices.{module}.COUNT_LIMIT", 100)
+    make_invoices(client_company, 130)
+    member = login(manager)
+    html = member.get(_client_url(client_company)).content.decode()
+    assert "ponad 100 faktur" in html and "przybliżone" in html
+    assert "strona 1</span>" in html and "ostatnia" not in html
+    assert 'href="?page=2"' in html
+    # The pages stop at the limit: page 2 is the last one offered.
+    second = member.get(_client_url(client_company, "page=3")).content.decode()
+    assert "strona 2</span>" in second
+    assert second.count('<tr id="link-') == 50 and 'rel="next"' not in second
 
 
 def test_sort_headers_link_to_the_other_direction_and_keep_the_filters(

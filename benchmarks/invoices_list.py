@@ -10,8 +10,10 @@ offline, in EUR/USD or with attachments, each with a 3 kB XML and KSeF's metadat
 
 Then, as the manager (every client) and as an accountant (50 clients), it requests each
 case with Django's test Client — the whole request: middleware, session, queries,
-template — and prints the median and p95 of the server time per case; the target is
-p95 <= 100 ms. It exits non-zero when a case misses it.
+template, on a persistent connection — and prints per case the median and p95 of the
+server time (wall clock) and of the CPU the request cost (the portal process plus its
+PostgreSQL backend, read from /proc: what the wall time would be on an idle machine).
+The target is a wall p95 <= 100 ms; the script exits non-zero when a case misses it.
 
     .venv/bin/python benchmarks/invoices_list.py [--database-url URL] [--repeat N] [--reseed]
 """
@@ -24,6 +26,7 @@ import random
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -65,6 +68,10 @@ TYPES = [
 
 def setup(database_url: str) -> None:
     os.environ["DATABASE_URL"] = database_url
+    # Persistent connections, as a production web server keeps them (CONN_MAX_AGE): a new
+    # PostgreSQL connection per request would be measured as the list's time. It also
+    # keeps one backend process, whose CPU is read below.
+    os.environ.setdefault("CONN_MAX_AGE", "600")
     os.environ["DJANGO_SETTINGS_MODULE"] = "sync_settings"
     import django
 
@@ -287,7 +294,26 @@ def cases(office: Any) -> list[tuple[str, str]]:
     ]
 
 
-def measure(member_username: str, url: str, repeat: int) -> tuple[list[float], int]:
+@dataclass
+class Timing:
+    wall_ms: list[float]
+    cpu_ms: list[float]  # the portal process plus its PostgreSQL backend
+    rows: int
+
+
+def backend_cpu_seconds() -> float:
+    """CPU used so far by this connection's PostgreSQL backend (same machine)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        pid = cursor.fetchone()[0]
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(member_username: str, url: str, repeat: int) -> Timing:
     from django.contrib.auth import get_user_model
     from django.test import Client as TestClient
 
@@ -296,14 +322,18 @@ def measure(member_username: str, url: str, repeat: int) -> tuple[list[float], i
     for _ in range(2):  # warm-up: templates compiled, plans and pages cached
         response = browser.get(url)
         assert response.status_code == 200, (url, response.status_code)
-    times = []
+    wall, cpu = [], []
     for _ in range(repeat):
-        began = time.perf_counter()
+        backend = backend_cpu_seconds()
+        began, began_cpu = time.perf_counter(), time.process_time()
         response = browser.get(url)
-        times.append((time.perf_counter() - began) * 1000)
+        wall.append((time.perf_counter() - began) * 1000)
+        portal = time.process_time() - began_cpu
+        cpu.append((portal + backend_cpu_seconds() - backend) * 1000)
     # The count the page prints ("12 345 faktur"): the test Client keeps no context here.
     shown = response.content.decode().split('id="invoice-count" role="status">', 1)[1]
-    return times, int("".join(ch for ch in shown.split("<", 1)[0].split(",")[0] if ch.isdigit()))
+    digits = "".join(ch for ch in shown.split("<", 1)[0].split(",")[0] if ch.isdigit())
+    return Timing(wall, cpu, int(digits))
 
 
 def p95(values: list[float]) -> float:
@@ -338,24 +368,29 @@ def main() -> int:
         f"{args.repeat} timed requests per case after 2 warm-ups; "
         f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"
     )
-    print(f"{'case':<30} {'who':<22} {'rows':>8} {'median ms':>10} {'p95 ms':>8}")
+    print(
+        f"{'case':<28} {'who':<16} {'rows':>7} {'wall median':>11} {'wall p95':>9}"
+        f" {'CPU median':>10} {'CPU p95':>8}   (ms)"
+    )
     missed = []
     for name, url in cases(office):
         for who, username in [
             ("manager (1,000)", "bench-manager"),
             ("accountant (50)", "bench-acc-0"),
         ]:
-            times, total = measure(username, url, args.repeat)
-            worst = p95(times)
+            timing = measure(username, url, args.repeat)
+            worst = p95(timing.wall_ms)
             flag = "" if worst <= TARGET_MS else "  <-- over target"
             if worst > TARGET_MS:
                 missed.append((name, who))
             print(
-                f"{name:<30} {who:<22} {total:>8,} "
-                f"{statistics.median(times):>10.1f} {worst:>8.1f}{flag}"
+                f"{name:<28} {who:<16} {timing.rows:>7,} "
+                f"{statistics.median(timing.wall_ms):>11.1f} {worst:>9.1f} "
+                f"{statistics.median(timing.cpu_ms):>10.1f} {p95(timing.cpu_ms):>8.1f}{flag}"
             )
+    print(f"load average after the run: {os.getloadavg()[0]:.2f}")
     print(
-        f"target p95 <= {TARGET_MS:.0f} ms: "
+        f"target p95 <= {TARGET_MS:.0f} ms (wall): "
         + ("met" if not missed else f"missed in {len(missed)} cases")
     )
     return 1 if missed else 0

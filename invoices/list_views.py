@@ -126,7 +126,7 @@ class ListPage:
         if total == 0:
             return cls(rows=[], number=1, has_next=False, num_pages=num_pages)
         start = (number - 1) * PAGE_SIZE
-        ids = selection.links.values("pk")[start : start + PAGE_SIZE + 1]
+        ids = selection.ordered.values("pk")[start : start + PAGE_SIZE + 1]
         rows = list(selection.links.filter(pk__in=Subquery(ids)))
         return cls(
             rows=rows[:PAGE_SIZE],

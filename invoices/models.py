@@ -75,6 +75,7 @@ class Invoice(models.Model):
             models.Index(fields=["net_amount"], name="invoice_net_idx"),
             models.Index(fields=["invoicing_date"], name="invoice_invoicing_date_idx"),
             models.Index(fields=["buyer_identifier"], name="invoice_buyer_identifier_idx"),
+            models.Index(fields=["invoice_type"], name="invoice_type_idx"),
         ]
 
     def __str__(self) -> str:

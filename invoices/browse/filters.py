@@ -335,6 +335,9 @@ class Selection:
 
     form: InvoiceFilterForm
     links: QuerySet[ClientInvoice]
+    # The same rows in the same order, without the list's columns: a page picks its ids
+    # here, so the joins the columns need are made for that page's rows only.
+    ordered: QuerySet[ClientInvoice]
     every_tab: QuerySet[ClientInvoice]  # every role's rows: unsorted, no list columns
     new_by_role: dict[str, Q]
     role: str  # "" for every role
@@ -422,9 +425,13 @@ def select(
         links = links.filter(new_here)
     sort = data.get("sort") or DEFAULT_SORT
     is_new = ExpressionWrapper(new_here, output_field=BooleanField())
+    ordered = links
+    if sort.removeprefix("-") == "counterparty":
+        ordered = ordered.annotate(counterparty_name=_counterparty("seller_name", "buyer_name"))
     return Selection(
         form=form,
         links=with_list_columns(links).annotate(is_new=is_new).order_by(*sort_order(sort)),
+        ordered=ordered.order_by(*sort_order(sort)),
         every_tab=every_tab,
         new_by_role=new_by_role,
         role=role,

@@ -86,6 +86,10 @@ class Migration(migrations.Migration):
             model_name='invoice',
             index=models.Index(fields=['buyer_identifier'], name='invoice_buyer_identifier_idx'),
         ),
+        migrations.AddIndex(
+            model_name='invoice',
+            index=models.Index(fields=['invoice_type'], name='invoice_type_idx'),
+        ),
         migrations.AddField(
             model_name='invoicelistvisit',
             name='client',

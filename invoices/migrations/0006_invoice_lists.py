@@ -44,7 +44,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('clients', '0006_grants_moved_to_grants_app'),
-        ('invoices', '0004_invoice_xml_lz4'),
+        ('invoices', '0005_invoice_correction'),
         ('portal', '0001_initial'),
     ]
 

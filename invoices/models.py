@@ -69,6 +69,13 @@ class Invoice(models.Model):
         indexes = [
             models.Index(fields=["seller_nip", "issue_date"], name="invoice_seller_issue_idx"),
             models.Index(fields=["issue_date"], name="invoice_issue_idx"),
+            # The invoice lists' amount ranges and sorts, and the KSeF date filter (on
+            # PostgreSQL also trigram indexes for search: migration 0006).
+            models.Index(fields=["gross_amount"], name="invoice_gross_idx"),
+            models.Index(fields=["net_amount"], name="invoice_net_idx"),
+            models.Index(fields=["invoicing_date"], name="invoice_invoicing_date_idx"),
+            models.Index(fields=["buyer_identifier"], name="invoice_buyer_identifier_idx"),
+            models.Index(fields=["invoice_type"], name="invoice_type_idx"),
         ]
 
     def __str__(self) -> str:
@@ -96,7 +103,10 @@ class ClientInvoice(models.Model):
         indexes = [
             models.Index(
                 fields=["client", "subject_type", "-issue_date"], name="client_invoice_list_idx"
-            )
+            ),
+            # The office-wide list, newest first, and its "new since I last looked".
+            models.Index(fields=["-issue_date", "-id"], name="client_invoice_newest_idx"),
+            models.Index(fields=["stored_at"], name="client_invoice_stored_idx"),
         ]
 
     def __str__(self) -> str:
@@ -229,6 +239,47 @@ class SyncCursor(models.Model):
             or self.backfill_from is None
             or self.backfill_next_to <= self.backfill_from
         )
+
+
+class InvoiceListVisit(models.Model):
+    """When one member last looked at one invoice list: "new since I last looked".
+
+    A scope is a client's tab (`client` and `role`: purchases, sales, third) or the office-wide
+    list (no client, role ""). `last_seen_at` moves on every view of the scope. A view after
+    a pause of more than `invoices.browse.services.SESSION_GAP` starts a new look: `baseline`
+    becomes the previous `last_seen_at`, and an invoice is new when the portal stored its
+    link after `baseline`. Within one look (filtering, paging, reloading) the baseline
+    stays put, so the new rows do not vanish while the member works through them.
+    """
+
+    membership = models.ForeignKey(
+        "portal.Membership", on_delete=models.CASCADE, related_name="invoice_list_visits"
+    )
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    role = models.CharField(max_length=10, blank=True)
+    baseline = models.DateTimeField(null=True, blank=True)  # None: never looked before
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("ostatnie przejrzenie listy faktur")
+        verbose_name_plural = _("ostatnie przejrzenia list faktur")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership", "client", "role"],
+                condition=models.Q(client__isnull=False),
+                name="invoice_list_visit_client_once",
+            ),
+            models.UniqueConstraint(
+                fields=["membership", "role"],
+                condition=models.Q(client__isnull=True),
+                name="invoice_list_visit_office_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.membership_id}/{self.client_id or 'office'}/{self.role}"
 
 
 class InvoiceCorrection(models.Model):

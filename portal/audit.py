@@ -69,6 +69,7 @@ ACTION_LABELS: dict[str, Any] = {
     "grant.revoke_failed": _("Odebranie uprawnień w KSeF nie powiodło się"),
     "grants.check_requested": _("Zlecono sprawdzenie uprawnień w KSeF"),
     "grants.checked": _("Sprawdzono uprawnienia w KSeF"),
+    "staff.clients_handed_over": _("Przekazano klientów odchodzącego pracownika"),
     "staff.grants_revoke_started": _("Rozpoczęto odbieranie uprawnień odchodzącego pracownika"),
     "staff.grants_revoke_finished": _("Zakończono odbieranie uprawnień odchodzącego pracownika"),
     "credential.check_requested": _("Zlecono test połączenia z KSeF"),

@@ -29,7 +29,11 @@ AUDIT_PAGE_SIZE = 50
 @role_required(*ADMINS)
 def staff_list(request: HtmxHttpRequest) -> HttpResponse:
     membership = membership_of(request)
-    context = {"staff": staff_of_office(membership), "roles": Membership.Role.choices}
+    staff = list(staff_of_office(membership))
+    for member in staff:
+        # What a departed person left behind (clients to hand over, grants to revoke).
+        member.departure_url = None if member.is_active else departure_followup_url(member)  # type: ignore[attr-defined]
+    context = {"staff": staff, "roles": Membership.Role.choices}
     template = "portal/staff_list.html#staff-table" if request.htmx else "portal/staff_list.html"
     return render(request, template, context)
 

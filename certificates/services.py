@@ -539,7 +539,7 @@ def upload_link_record_failure(*, link: UploadLink, reason: str, ip: str) -> Non
     audit_record(
         office=link.office,
         actor=None,
-        actor_label=_("klient (link jednorazowy)"),
+        actor_label="client_link",
         action="upload_link.attempt_refused",
         obj=link.client,
         details={"link_id": link.pk, "reason": reason, "ip": ip},
@@ -555,7 +555,7 @@ def upload_link_submit(
     ip: str,
 ) -> UploadResult:
     """Store what the client uploaded through the link, then kill the link; notify staff."""
-    label = _("klient (link jednorazowy #%(id)s)") % {"id": link.pk}
+    label = f"client_link:{link.pk}"  # a code: the log renders it in the reader's language
     with transaction.atomic():
         locked = UploadLink.objects.select_for_update().get(pk=link.pk)
         if not locked.is_usable or locked.failed_attempts >= UPLOAD_LINK_MAX_FAILED_ATTEMPTS:

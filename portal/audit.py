@@ -19,11 +19,17 @@ def audit_record(
     obj: models.Model | None = None,
     details: dict[str, Any] | None = None,
     actor_label: str = "",
+    client_id: int | None = None,
 ) -> AuditEvent:
-    """Append one event. `details` must never carry a secret (keys, passwords, tokens)."""
+    """Append one event. `details` must never carry a secret (keys, passwords, tokens).
+
+    `actor_label` names an actor who is not a logged-in user as a code, rendered in the
+    reader's language by `actor_text`: "system", "client_link" or "client_link:<id>".
+    """
     # Any: the stubs type the FK as the concrete user model, the signature as the abstract one.
     user: Any = actor if isinstance(actor, AbstractBaseUser) else None
     return AuditEvent.objects.create(
+        client_id=client_id if client_id is not None else _client_of(obj),
         office=office,
         actor=user,
         actor_label=actor_label or ("" if user else "system"),
@@ -33,6 +39,32 @@ def audit_record(
         object_repr=str(obj)[:300] if obj is not None else "",
         details=details or {},
     )
+
+
+def _client_of(obj: models.Model | None) -> int | None:
+    """The client an object is, or belongs to (credentials, grants, ZAW-FA...)."""
+    if obj is None:
+        return None
+    if obj._meta.label == "clients.Client":
+        return int(obj.pk)
+    client_id = getattr(obj, "client_id", None)
+    return int(client_id) if isinstance(client_id, int) else None
+
+
+def actor_text(event: AuditEvent) -> str:
+    """Who did it, in the reader's language: the person, the system or the client's link."""
+    if event.actor is not None:
+        return str(event.actor.get_full_name() or event.actor.get_username())
+    label = event.actor_label
+    if label in ("", "system"):
+        return str(_("system"))
+    if label == "seed_demo":
+        return str(_("dane demonstracyjne"))
+    if label == "client_link":
+        return str(_("klient (link jednorazowy)"))
+    if label.startswith("client_link:"):
+        return str(_("klient (link jednorazowy #%(id)s)")) % {"id": label.partition(":")[2]}
+    return label  # older rows stored the label as text
 
 
 # Human names of the actions, for the audit-log page. Unknown actions show their code, so

@@ -111,6 +111,9 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=300, blank=True)
     details = models.JSONField(default=dict, blank=True)
+    # The client the event concerns (the object itself, or the object's client), for the
+    # log's client filter. A plain id: the base layer declares no relation to clients.
+    client_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = AuditEventQuerySet.as_manager()

@@ -158,6 +158,7 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
         date_from=filters.get("date_from"),
         date_to=filters.get("date_to"),
         text=(filters.get("q") or "").strip(),
+        client_id=int(filters["client"]) if filters.get("client") else None,
     )
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     template = "portal/audit_log.html#results" if request.htmx else "portal/audit_log.html"

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django_cryptography.fields import encrypt
 
 from clients.models import Client
+from portal.messages import render
 from portal.models import Office
 
 
@@ -236,7 +237,9 @@ class CredentialCheck(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     # The KSeF status code (415, 450, 460...), an HTTP status, or "network"/"internal".
     error_code = models.CharField(max_length=20, blank=True)
-    message = models.TextField(_("wynik"), blank=True)
+    message = models.TextField(_("wynik"), blank=True)  # as written, for the admin
+    # The result as a code and parameters (portal.messages), shown in the reader's language.
+    message_data = models.JSONField(default=dict, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -260,6 +263,11 @@ class CredentialCheck(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in (self.State.SUCCEEDED, self.State.FAILED)
+
+    @property
+    def message_text(self) -> str:
+        """The result in the reader's language (older rows: the text as it was written)."""
+        return render(self.message_data) if self.message_data else self.message
 
 
 class UploadLink(models.Model):

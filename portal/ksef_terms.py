@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
+from portal.messages import StoredText, deferred, joined
+
+# Source texts (msgids): rendered with gettext when shown, or stored with `deferred`.
 PERMISSION_LABELS = {
-    "InvoiceWrite": _("wystawianie faktur"),
-    "InvoiceRead": _("przeglądanie faktur"),
-    "CredentialsManage": _("zarządzanie uprawnieniami"),
-    "CredentialsRead": _("przeglądanie uprawnień"),
-    "Introspection": _("przeglądanie historii sesji"),
-    "SubunitManage": _("zarządzanie jednostkami podrzędnymi"),
-    "EnforcementOperations": _("operacje egzekucyjne"),
+    "InvoiceWrite": gettext_noop("wystawianie faktur"),
+    "InvoiceRead": gettext_noop("przeglądanie faktur"),
+    "CredentialsManage": gettext_noop("zarządzanie uprawnieniami"),
+    "CredentialsRead": gettext_noop("przeglądanie uprawnień"),
+    "Introspection": gettext_noop("przeglądanie historii sesji"),
+    "SubunitManage": gettext_noop("zarządzanie jednostkami podrzędnymi"),
+    "EnforcementOperations": gettext_noop("operacje egzekucyjne"),
 }
 
 SUBJECT_TYPE_LABELS = {
@@ -31,7 +35,19 @@ SUBJECT_TYPE_LABELS = {
 
 def permission_label(code: object) -> str:
     """The words for one KSeF permission code (the code itself when unknown)."""
-    return str(PERMISSION_LABELS.get(str(code), code))
+    msgid = PERMISSION_LABELS.get(str(code))
+    return gettext(msgid) if msgid else str(code)
+
+
+def permissions_stored(codes: Iterable[object]) -> StoredText:
+    """The same words, to keep in a stored outcome (rendered in the reader's language)."""
+    return joined(
+        [
+            deferred(PERMISSION_LABELS[str(c)]) if str(c) in PERMISSION_LABELS else str(c)
+            for c in codes
+        ],
+        ", ",
+    )
 
 
 def permissions_text(codes: Iterable[object]) -> str:

@@ -9,6 +9,7 @@ from django import template
 from portal.audit import action_label, actor_text
 from portal.audit_details import audit_details_text
 from portal.ksef_terms import permissions_text
+from portal.messages import render
 from portal.models import AuditEvent
 
 register = template.Library()
@@ -50,3 +51,12 @@ def ksef_permissions(codes: object) -> str:
 def audit_actor(event: AuditEvent) -> str:
     """Who did it, in the reader's language (a stored code for the system or a link)."""
     return actor_text(event)
+
+
+@register.filter
+def stored_text(entry: object) -> str:
+    """A stored outcome ({"message_data": ..., "message": ...}) in the reader's language."""
+    if isinstance(entry, Mapping):
+        data = entry.get("message_data")
+        return render(data) if isinstance(data, Mapping) and data else str(entry.get("message", ""))
+    return ""

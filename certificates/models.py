@@ -148,6 +148,13 @@ class Credential(models.Model):
         return f"{self.get_kind_display()} {label} ({holder})"
 
     @property
+    def audit_repr(self) -> str:
+        """The log's name for it, without translated words (read in either language)."""
+        holder = self.client.name if self.client_id and self.client else self.office.name
+        label = self.serial_number or self.token_reference or f"#{self.pk}"
+        return f"{label} ({holder})"
+
+    @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
 

@@ -93,6 +93,11 @@ class PermissionGrant(models.Model):
         return f"{', '.join(self.permissions)} → {self.grantee_identifier} ({self.client.nip})"
 
     @property
+    def audit_repr(self) -> str:
+        # No API codes ("InvoiceWrite"): the permissions are in the details, in words.
+        return f"{self.grantee_identifier} → {self.client.name} (NIP {self.client.nip})"
+
+    @property
     def failure_text(self) -> str:
         """Why it failed, in the reader's language (older rows: the text as written)."""
         return render(self.failure_data) if self.failure_data else self.failure_message

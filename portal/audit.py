@@ -36,9 +36,17 @@ def audit_record(
         action=action,
         object_type=obj._meta.label if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
-        object_repr=str(obj)[:300] if obj is not None else "",
+        object_repr=_object_repr(obj),
         details=details or {},
     )
+
+
+def _object_repr(obj: models.Model | None) -> str:
+    """How the log names the object: stored once, read in any language, so models whose
+    `__str__` carries translated words (a role, a kind) offer a neutral `audit_repr`."""
+    if obj is None:
+        return ""
+    return str(getattr(obj, "audit_repr", None) or obj)[:300]
 
 
 def _client_of(obj: models.Model | None) -> int | None:

@@ -73,6 +73,10 @@ class Membership(models.Model):
         return self.user.get_full_name() or self.user.get_username()
 
     @property
+    def audit_repr(self) -> str:
+        return self.display_name  # no role label: the log is read in either language
+
+    @property
     def is_active(self) -> bool:
         return bool(self.user.is_active)
 

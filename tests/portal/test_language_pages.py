@@ -183,3 +183,14 @@ def test_every_main_page_in_polish_shows_no_english_translation(  # type: ignore
         if left:
             found[name] = left
     assert not found, found
+
+
+def test_polish_pages_count_with_the_three_polish_forms(login, manager, office):  # type: ignore[no-untyped-def]
+    from tests.factories import make_client
+
+    make_client(office)
+    make_client(office)
+
+    body = login(manager).get(reverse("clients:list")).content.decode()
+
+    assert "2 klienci" in body and "2 klientów" not in body

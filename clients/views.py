@@ -63,7 +63,6 @@ from clients.selectors import (
 )
 from portal.access import ADMINS, MANAGERS, membership_of, role_required, scoped_get
 from portal.departure import departure_followup_url
-from portal.http import redirect_after_post
 from portal.models import Membership
 
 PAGE_SIZE = 25
@@ -487,6 +486,6 @@ def client_handover_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
                 % {"n": len(moved)},
             )
             following = departure_followup_url(member, after=FOLLOWUP_NAME)
-            return redirect_after_post(request, following or reverse("staff:list"))
+            return _redirect(request, following or reverse("staff:list"))
     context = {"member": member, "form": form, "colleagues": colleagues}
     return render(request, _template(request, "clients/handover.html", "handover-form"), context)

@@ -50,7 +50,7 @@ from grants.models import PermissionGrant
 from ksef import errors
 from ksef.models import Identifier, PermissionPage, PersonSubjectDetails, StatusInfo
 from portal.audit import audit_record
-from portal.messages import StoredText, deferred, to_data
+from portal.messages import StoredText, deferred, joined, to_data
 from portal.models import Membership
 from portal.queue import enqueue_on_commit
 
@@ -783,7 +783,10 @@ def _advance_grant(grant: PermissionGrant) -> None:
         else:
             message = operation_message(status.code)
             if status.details:
-                message += " " + _("Szczegóły z KSeF: %(d)s") % {"d": "; ".join(status.details)}
+                details = deferred(
+                    gettext_noop("Szczegóły z KSeF: %(d)s"), {"d": "; ".join(status.details)}
+                )
+                message = joined([message, details])
             _mark_failed(grant, str(status.code), message)
 
 

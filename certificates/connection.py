@@ -35,7 +35,7 @@ import httpx
 from django.conf import settings
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from certificates.custody import SecretMaterial, secret_read
 from certificates.models import Credential, KsefSessionTokens
@@ -46,6 +46,7 @@ from ksef.client import KsefClient
 from ksef.models import AuthenticationTokens, TokenInfo
 from ksef.session import KsefSession, authenticate, obtain_tokens
 from portal.audit import audit_record
+from portal.messages import StoredText, deferred
 from portal.models import Office
 
 logger = logging.getLogger(__name__)
@@ -316,37 +317,44 @@ class LoginOutcome:
 
 
 # KSeF authentication status codes (digest §2.6) as users should read them.
-def auth_failure_message(code: int, context_nip: str) -> str:
+def auth_failure_message(code: int, context_nip: str) -> StoredText:
     messages = {
-        415: _(
+        415: gettext_noop(
             "KSeF odmówił logowania: podmiot tego poświadczenia nie ma uprawnień w kontekście "
             "klienta (NIP %(nip)s). Klient musi nadać uprawnienia (np. w Aplikacji Podatnika) "
             "albo je przywrócić."
         ),
-        425: _("KSeF unieważnił to uwierzytelnienie (kod 425). Spróbuj ponownie."),
-        450: _(
+        425: gettext_noop("KSeF unieważnił to uwierzytelnienie (kod 425). Spróbuj ponownie."),
+        450: gettext_noop(
             "KSeF odrzucił token: jest nieprawidłowy, unieważniony lub nieaktywny. Wygeneruj "
             "nowy token w kontekście klienta i prześlij go ponownie."
         ),
-        460: _(
+        460: gettext_noop(
             "KSeF odrzucił certyfikat: jest nieważny, unieważniony, zawieszony albo nieznany "
             "w tym środowisku. Prześlij aktualny certyfikat KSeF."
         ),
-        470: _("KSeF odrzucił logowanie: poświadczenie należy do osoby zmarłej (kod 470)."),
-        480: _(
+        470: gettext_noop(
+            "KSeF odrzucił logowanie: poświadczenie należy do osoby zmarłej (kod 470)."
+        ),
+        480: gettext_noop(
             "KSeF zablokował uwierzytelnienie z powodu podejrzenia incydentu bezpieczeństwa "
             "(kod 480) — skontaktuj się z Ministerstwem Finansów."
         ),
     }
-    default = _("KSeF zwrócił błąd po swojej stronie (kod %(code)s). Spróbuj za kilka minut.")
-    return messages.get(code, default) % {"nip": context_nip, "code": code}
+    default = gettext_noop(
+        "KSeF zwrócił błąd po swojej stronie (kod %(code)s). Spróbuj za kilka minut."
+    )
+    return deferred(messages.get(code, default), {"nip": context_nip, "code": code})
 
 
-def _unreachable() -> str:
-    return _(
-        "Nie udało się połączyć z KSeF (%(url)s) — serwer nie odpowiada. Sprawdź połączenie "
-        "i spróbuj później."
-    ) % {"url": settings.KSEF_BASE_URL}
+def _unreachable() -> StoredText:
+    return deferred(
+        gettext_noop(
+            "Nie udało się połączyć z KSeF (%(url)s) — serwer nie odpowiada. Sprawdź "
+            "połączenie i spróbuj później."
+        ),
+        {"url": settings.KSEF_BASE_URL},
+    )
 
 
 def test_login(
@@ -364,13 +372,21 @@ def test_login(
         return LoginOutcome(
             False,
             "timeout",
-            _("KSeF nie zakończył uwierzytelnienia w oczekiwanym czasie. Spróbuj ponownie."),
+            deferred(
+                gettext_noop(
+                    "KSeF nie zakończył uwierzytelnienia w oczekiwanym czasie. Spróbuj ponownie."
+                )
+            ),
         )
     except errors.RateLimitedError:
         return LoginOutcome(
             False,
             "429",
-            _("KSeF ograniczył liczbę zapytań (HTTP 429). Odczekaj chwilę i spróbuj ponownie."),
+            deferred(
+                gettext_noop(
+                    "KSeF ograniczył liczbę zapytań (HTTP 429). Odczekaj chwilę i spróbuj ponownie."
+                )
+            ),
         )
     except errors.KsefApiError as exc:
         return LoginOutcome(False, str(exc.status_code), _api_error_message(exc, context_nip))
@@ -380,24 +396,31 @@ def test_login(
     return LoginOutcome(
         True,
         "200",
-        _("Połączenie działa: KSeF przyjął poświadczenie w kontekście klienta (NIP %(nip)s).")
-        % {"nip": context_nip},
+        deferred(
+            gettext_noop(
+                "Połączenie działa: KSeF przyjął poświadczenie w kontekście klienta (NIP %(nip)s)."
+            ),
+            {"nip": context_nip},
+        ),
     )
 
 
-def _api_error_message(exc: errors.KsefApiError, context_nip: str) -> str:
+def _api_error_message(exc: errors.KsefApiError, context_nip: str) -> StoredText:
     if exc.has_code(21115):  # invalid certificate
         return auth_failure_message(460, context_nip)
     if exc.has_code(21117):  # subject identifier invalid for the context type
-        return _(
-            "KSeF nie przyjął identyfikatora z certyfikatu dla kontekstu klienta (NIP %(nip)s)."
-        ) % {"nip": context_nip}
+        return deferred(
+            gettext_noop(
+                "KSeF nie przyjął identyfikatora z certyfikatu dla kontekstu klienta (NIP %(nip)s)."
+            ),
+            {"nip": context_nip},
+        )
     if exc.status_code >= 500:
         return auth_failure_message(500, context_nip)
-    return _("KSeF odrzucił żądanie logowania (HTTP %(status)s, kody: %(codes)s).") % {
-        "status": exc.status_code,
-        "codes": ", ".join(map(str, exc.codes)) or "—",
-    }
+    return deferred(
+        gettext_noop("KSeF odrzucił żądanie logowania (HTTP %(status)s, kody: %(codes)s)."),
+        {"status": exc.status_code, "codes": ", ".join(map(str, exc.codes)) or "—"},
+    )
 
 
 def _authenticate(credential: Credential, material: SecretMaterial, context_nip: str) -> None:

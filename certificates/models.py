@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 from django_cryptography.fields import encrypt
 
 from clients.models import Client
+from portal.messages import render
 from portal.models import Office
 
 
@@ -147,6 +148,13 @@ class Credential(models.Model):
         return f"{self.get_kind_display()} {label} ({holder})"
 
     @property
+    def audit_repr(self) -> str:
+        """The log's name for it, without translated words (read in either language)."""
+        holder = self.client.name if self.client_id and self.client else self.office.name
+        label = self.serial_number or self.token_reference or f"#{self.pk}"
+        return f"{label} ({holder})"
+
+    @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
 
@@ -236,7 +244,9 @@ class CredentialCheck(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     # The KSeF status code (415, 450, 460...), an HTTP status, or "network"/"internal".
     error_code = models.CharField(max_length=20, blank=True)
-    message = models.TextField(_("wynik"), blank=True)
+    message = models.TextField(_("wynik"), blank=True)  # as written, for the admin
+    # The result as a code and parameters (portal.messages), shown in the reader's language.
+    message_data = models.JSONField(default=dict, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -260,6 +270,11 @@ class CredentialCheck(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in (self.State.SUCCEEDED, self.State.FAILED)
+
+    @property
+    def message_text(self) -> str:
+        """The result in the reader's language (older rows: the text as it was written)."""
+        return render(self.message_data) if self.message_data else self.message
 
 
 class UploadLink(models.Model):

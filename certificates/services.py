@@ -23,6 +23,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from certificates import connection
 from certificates.custody import SecretUnreadable, secret_read
@@ -40,6 +41,7 @@ from certificates.validation import (
 from clients.models import AccessModel, Client, LegalForm, Prerequisite
 from portal.access import ADMINS, MANAGERS
 from portal.audit import audit_record
+from portal.messages import deferred, to_data
 from portal.models import Membership, Office
 from portal.queue import enqueue_on_commit
 
@@ -399,9 +401,11 @@ def credential_check_perform(*, check_id: int) -> CredentialCheck | None:
             check,
             ok=False,
             code="secret_unreadable",
-            message=_(
-                "Nie można odszyfrować zapisanego poświadczenia (zmieniony klucz szyfrowania?). "
-                "Powiadom administratora portalu."
+            message=deferred(
+                gettext_noop(
+                    "Nie można odszyfrować zapisanego poświadczenia (zmieniony klucz "
+                    "szyfrowania?). Powiadom administratora portalu."
+                )
             ),
             used=False,
         )
@@ -422,8 +426,9 @@ def _finish_check(
         check.state = CredentialCheck.State.SUCCEEDED if ok else CredentialCheck.State.FAILED
         check.error_code = "" if ok else code
         check.message = message
+        check.message_data = to_data(message)
         check.finished_at = timezone.now()
-        check.save(update_fields=["state", "error_code", "message", "finished_at"])
+        check.save(update_fields=["state", "error_code", "message", "message_data", "finished_at"])
         actor, label = check.requested_by, "" if check.requested_by_id else "system"
         if used:
             audit_record(
@@ -539,7 +544,7 @@ def upload_link_record_failure(*, link: UploadLink, reason: str, ip: str) -> Non
     audit_record(
         office=link.office,
         actor=None,
-        actor_label=_("klient (link jednorazowy)"),
+        actor_label="client_link",
         action="upload_link.attempt_refused",
         obj=link.client,
         details={"link_id": link.pk, "reason": reason, "ip": ip},
@@ -555,7 +560,7 @@ def upload_link_submit(
     ip: str,
 ) -> UploadResult:
     """Store what the client uploaded through the link, then kill the link; notify staff."""
-    label = _("klient (link jednorazowy #%(id)s)") % {"id": link.pk}
+    label = f"client_link:{link.pk}"  # a code: the log renders it in the reader's language
     with transaction.atomic():
         locked = UploadLink.objects.select_for_update().get(pk=link.pk)
         if not locked.is_usable or locked.failed_attempts >= UPLOAD_LINK_MAX_FAILED_ATTEMPTS:

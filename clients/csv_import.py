@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from clients.forms import clean_nip, office_accountants, parse_contact_emails
 from clients.models import Client, LegalForm
 from clients.services import ClientRow
-from portal.models import Office
+from portal.models import Membership, Office
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
@@ -293,6 +293,11 @@ def _validate(records: list[ParsedRow], office: Office) -> None:
         Client.objects.filter(office=office, nip__in=list(nips)).values_list("nip", "name")
     )
     usernames = {m.user.get_username() for m in office_accountants(office)}
+    inactive = set(
+        Membership.objects.filter(
+            office=office, role=Membership.Role.ACCOUNTANT, user__is_active=False
+        ).values_list("user__username", flat=True)
+    )
     for record in records:
         if record.row is None:
             continue
@@ -303,7 +308,12 @@ def _validate(records: list[ParsedRow], office: Office) -> None:
                 _("Klient z tym NIP jest już w rejestrze biura: %(name)s.") % {"name": name}
             )
         username = record.row.accountant_username
-        if username and username not in usernames:
+        if username and username in inactive:
+            record.errors.append(
+                _("Opiekun „%(username)s” ma nieaktywne konto — wskaż aktywnego księgowego.")
+                % {"username": username}
+            )
+        elif username and username not in usernames:
             record.errors.append(
                 _("Nieznany opiekun „%(username)s” — podaj login księgowego tego biura.")
                 % {"username": username}

@@ -78,8 +78,11 @@ def parse_contact_emails(value: str) -> list[str]:
 
 
 def office_accountants(office: Office) -> QuerySet[Membership]:
+    """The accountants offered for assignment: active ones only (a departed person never)."""
     return (
-        Membership.objects.filter(office=office, role=Membership.Role.ACCOUNTANT)
+        Membership.objects.filter(
+            office=office, role=Membership.Role.ACCOUNTANT, user__is_active=True
+        )
         .select_related("user")
         .order_by("user__last_name", "user__first_name", "pk")
     )
@@ -272,3 +275,66 @@ class ImportUploadForm(forms.Form):
         label=_("Plik CSV"),
         help_text=_("Kodowanie UTF-8 lub Windows-1250, separator średnik lub przecinek."),
     )
+
+
+# --- Handing a departing person's clients over --------------------------------------------
+
+AS_ABOVE = ""
+NOBODY = "nobody"
+
+
+class HandoverForm(forms.Form):
+    """All of a person's clients to one colleague, or each to the colleague on its row.
+
+    `everyone` is the colleague for every row left at "as above"; a row may name another
+    colleague or "nobody" (the client is left without an opiekun). With neither chosen the
+    client keeps the person.
+    """
+
+    everyone = forms.ChoiceField(label=_("Przekaż wszystkich klientów do"), required=False)
+
+    def __init__(
+        self, *args: Any, member: Membership, clients: list[Client], colleagues: list[Membership]
+    ) -> None:
+        super().__init__(*args)
+        self.clients = clients
+        self.colleagues = {str(m.pk): m for m in colleagues if m.pk != member.pk}
+        people = [(pk, m.display_name) for pk, m in self.colleagues.items()]
+        everyone = self.fields["everyone"]
+        assert isinstance(everyone, forms.ChoiceField)
+        everyone.choices = [(AS_ABOVE, _("— wybierz osobę —")), *people]
+        for client in clients:
+            self.fields[f"client_{client.pk}"] = forms.ChoiceField(
+                label=client.name,
+                required=False,
+                choices=[
+                    (AS_ABOVE, _("jak wyżej")),
+                    *people,
+                    (NOBODY, _("bez opiekuna")),
+                ],
+            )
+
+    def client_rows(self) -> list[tuple[Client, forms.BoundField]]:
+        return [(client, self[f"client_{client.pk}"]) for client in self.clients]
+
+    def targets(self) -> dict[int, Membership | None]:
+        """Client id -> the new opiekun (None: nobody), for the clients that move."""
+        everyone = self.cleaned_data.get("everyone") or AS_ABOVE
+        targets: dict[int, Membership | None] = {}
+        for client in self.clients:
+            choice = self.cleaned_data.get(f"client_{client.pk}") or AS_ABOVE
+            if choice == AS_ABOVE:
+                choice = everyone
+            if choice == NOBODY:
+                targets[client.pk] = None
+            elif choice != AS_ABOVE:
+                targets[client.pk] = self.colleagues[choice]
+        return targets
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if not self.errors and not self.targets():
+            raise forms.ValidationError(
+                _("Wybierz osobę, która przejmie klientów (dla wszystkich albo przy kliencie).")
+            )
+        return cleaned

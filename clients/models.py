@@ -126,5 +126,9 @@ class Prerequisite(models.Model):
         return f"ZAW-FA {self.client}: {self.get_state_display()}"
 
     @property
+    def audit_repr(self) -> str:
+        return f"ZAW-FA {self.client}"  # the state is in the action and details
+
+    @property
     def unlocks_credentials(self) -> bool:
         return self.state in (self.State.NOT_REQUIRED, self.State.CONFIRMED)

@@ -43,6 +43,7 @@ from django.utils.formats import date_format
 from django.utils.functional import Promise
 from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from clients.models import AccessModel, Client, OnboardingStage, Prerequisite
 from portal.access import ALL_ROLES, require_role, scoped_get
@@ -302,7 +303,10 @@ def grants_health(client: Client) -> Health:
         if verified
         else _("nie sprawdzono w KSeF")
     )
-    text = _("%(count)d nadanych, %(checked)s") % {"count": granted, "checked": checked}
+    text = ngettext("%(count)d nadane, %(checked)s", "%(count)d nadanych, %(checked)s", granted) % {
+        "count": granted,
+        "checked": checked,
+    }
     if missing:
         text += str(_("; brak w KSeF: %(missing)d") % {"missing": missing})
     return Health(text, "bad" if missing else "ok" if verified else "warn")

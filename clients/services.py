@@ -27,12 +27,21 @@ Actor = AbstractBaseUser | AnonymousUser | None
 State = Prerequisite.State
 
 
-def _check_accountants(office: Office, accountants: Iterable[Membership]) -> list[Membership]:
-    members = list(accountants)
+def _check_accountants(
+    office: Office, accountants: Iterable[Membership], *, already: Iterable[int] = ()
+) -> list[Membership]:
+    """The new opiekunowie: accountants of the office, active unless already assigned."""
+    members, kept = list(accountants), set(already)
     for member in members:
         if member.office_id != office.pk or member.role != Membership.Role.ACCOUNTANT:
             raise ValidationError(
                 _("Opiekunem klienta może być tylko księgowy tego biura."), code="bad_assignee"
+            )
+        if not member.user.is_active and member.pk not in kept:
+            raise ValidationError(
+                _("%(name)s ma nieaktywne konto i nie może zostać opiekunem klienta.")
+                % {"name": member.display_name},
+                code="inactive_assignee",
             )
     return members
 
@@ -128,8 +137,8 @@ def client_update(
         client.full_clean(exclude=unchanged, validate_constraints=False)
         client.save()
     if assigned_accountants is not _UNCHANGED:
-        accountants = _check_accountants(client.office, assigned_accountants)
         before = set(client.assigned_accountants.values_list("pk", flat=True))
+        accountants = _check_accountants(client.office, assigned_accountants, already=before)
         after = {m.pk for m in accountants}
         if before != after:
             client.assigned_accountants.set(accountants)
@@ -396,6 +405,6 @@ def client_import(
 
 
 def _office_accountants(office: Office) -> Iterable[Membership]:
-    return Membership.objects.filter(office=office, role=Membership.Role.ACCOUNTANT).select_related(
-        "user"
-    )
+    return Membership.objects.filter(
+        office=office, role=Membership.Role.ACCOUNTANT, user__is_active=True
+    ).select_related("user")

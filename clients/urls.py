@@ -10,6 +10,7 @@ urlpatterns = [
     path("import/", views.client_import_view, name="import"),
     path("import/confirm/", views.client_import_confirm_view, name="import_confirm"),
     path("import/example.csv", views.client_import_example_view, name="import_example"),
+    path("staff/<int:pk>/handover/", views.client_handover_view, name="handover"),
     path("<int:pk>/", views.client_detail_view, name="detail"),
     path("<int:pk>/edit/", views.client_edit_view, name="edit"),
     path("<int:pk>/archive/", views.client_archive_view, name="archive"),

@@ -26,6 +26,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 from django_htmx.middleware import HtmxDetails
@@ -36,9 +37,16 @@ from clients.forms import (
     ClientForm,
     ConfirmationForm,
     FilingForm,
+    HandoverForm,
     ImportUploadForm,
     PersonForm,
     SealForm,
+)
+from clients.handover import (
+    FOLLOWUP_NAME,
+    active_accountants,
+    clients_hand_over,
+    clients_left_by,
 )
 from clients.models import Client, LegalForm, OnboardingStage, Prerequisite
 from clients.prerequisite import prerequisite_decide, seal_question_needed
@@ -53,7 +61,8 @@ from clients.selectors import (
     prerequisite_health,
     sync_health,
 )
-from portal.access import MANAGERS, membership_of, role_required
+from portal.access import ADMINS, MANAGERS, membership_of, role_required, scoped_get
+from portal.departure import departure_followup_url
 from portal.models import Membership
 
 PAGE_SIZE = 25
@@ -120,11 +129,7 @@ def client_list_view(request: HtmxHttpRequest) -> HttpResponse:
 def _accountants(membership: Membership) -> list[Membership]:
     if not membership.sees_all_clients:
         return []  # an accountant's list is already only their own clients
-    return list(
-        Membership.objects.filter(
-            office=membership.office, role=Membership.Role.ACCOUNTANT
-        ).select_related("user")
-    )
+    return list(active_accountants(membership.office_id))  # a departed person never
 
 
 def _filters(request: HttpRequest, membership: Membership) -> dict[str, Any]:
@@ -454,3 +459,33 @@ def client_import_example_view(request: HttpRequest) -> HttpResponse:
     )
     response["Content-Disposition"] = 'attachment; filename="klienci-przyklad.csv"'
     return response
+
+
+# --- A departing person's clients ---------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*ADMINS)
+def client_handover_view(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Hand the clients of a (departing) person over to colleagues, then the next step."""
+    membership = membership_of(request)
+    member = scoped_get(membership, Membership.objects.select_related("user", "office"), pk=pk)
+    clients = list(clients_left_by(member))
+    colleagues = list(active_accountants(membership.office_id))
+    data = request.POST if request.method == "POST" else None
+    form = HandoverForm(data, member=member, clients=clients, colleagues=colleagues)
+    if form.is_bound and form.is_valid():
+        try:
+            moved = clients_hand_over(actor=request.user, member=member, targets=form.targets())  # type: ignore[arg-type]
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(
+                request,
+                ngettext("Przekazano %(n)d klienta.", "Przekazano %(n)d klientów.", len(moved))
+                % {"n": len(moved)},
+            )
+            following = departure_followup_url(member, after=FOLLOWUP_NAME)
+            return _redirect(request, following or reverse("staff:list"))
+    context = {"member": member, "form": form, "colleagues": colleagues}
+    return render(request, _template(request, "clients/handover.html", "handover-form"), context)

@@ -18,13 +18,14 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from clients.models import Client
 from grants import services as grants
 from grants.models import PermissionGrant, StaffDepartureJob
 from grants.services import GRANT_TASK, GrantError, KsefBusy
 from portal.audit import audit_record
+from portal.messages import deferred, joined, to_data
 from portal.models import Membership
 from portal.queue import enqueue, enqueue_on_commit
 
@@ -77,11 +78,15 @@ def staff_departure_revoke(*, actor: User, membership: Membership) -> StaffDepar
 def _revoke_at_client(client: Client, client_grants: list[PermissionGrant]) -> dict[str, Any]:
     entry: dict[str, Any] = {"client_id": client.pk, "client_name": client.name}
     revoked = pending = 0
-    problems: list[str] = []
+    problems: list[str] = []  # StoredText where the service gave one
     for grant in client_grants:
         if grant.state == State.REQUESTED:
             pending += 1
-            problems.append(_("nadanie jest jeszcze w toku — odbierz je po jego zakończeniu"))
+            problems.append(
+                deferred(
+                    gettext_noop("nadanie jest jeszcze w toku — odbierz je po jego zakończeniu")
+                )
+            )
             continue
         try:
             if grant.state == State.GRANTED:
@@ -98,9 +103,10 @@ def _revoke_at_client(client: Client, client_grants: list[PermissionGrant]) -> d
             problems.append(exc.message)
     outcome = "failed" if problems and not pending else "pending" if pending else "revoked"
     entry["outcome"] = outcome
-    entry["message"] = _("Odebrano uprawnień: %(n)d.") % {"n": revoked} + (
-        "" if not problems else " " + " ".join(dict.fromkeys(problems))
-    )
+    summary = deferred(gettext_noop("Odebrano uprawnień: %(n)d."), {"n": revoked})
+    message = joined([summary, *dict.fromkeys(problems)])
+    entry["message"] = message  # as written, for the admin
+    entry["message_data"] = to_data(message)  # shown in the reader's language
     return entry
 
 

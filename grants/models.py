@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from clients.models import Client
+from portal.messages import render
 from portal.models import Membership, Office
 
 
@@ -58,7 +59,9 @@ class PermissionGrant(models.Model):
     revoke_operation_reference = models.CharField(max_length=64, blank=True)
     ksef_permission_ids = models.JSONField(default=dict, blank=True)  # scope -> permissionId
     failure_code = models.CharField(max_length=20, blank=True)
-    failure_message = models.TextField(blank=True)
+    failure_message = models.TextField(blank=True)  # as written, for the admin
+    # The failure as a code and parameters (portal.messages), shown in the reader's language.
+    failure_data = models.JSONField(default=dict, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -89,6 +92,16 @@ class PermissionGrant(models.Model):
     def __str__(self) -> str:
         return f"{', '.join(self.permissions)} → {self.grantee_identifier} ({self.client.nip})"
 
+    @property
+    def audit_repr(self) -> str:
+        # No API codes ("InvoiceWrite"): the permissions are in the details, in words.
+        return f"{self.grantee_identifier} → {self.client.name} (NIP {self.client.nip})"
+
+    @property
+    def failure_text(self) -> str:
+        """Why it failed, in the reader's language (older rows: the text as written)."""
+        return render(self.failure_data) if self.failure_data else self.failure_message
+
 
 class GrantsCheck(models.Model):
     """One live look-up of a client's grants in KSeF (scheduled, or "Sprawdź teraz")."""
@@ -107,7 +120,8 @@ class GrantsCheck(models.Model):
     # Queued by the daily run: the office's side may come from the run's OfficeGrantsSnapshot
     # instead of two queries per client in the office's context ("Sprawdź teraz" reads live).
     scheduled = models.BooleanField(default=False)
-    message = models.TextField(blank=True)
+    message = models.TextField(blank=True)  # as written, for the admin
+    message_data = models.JSONField(default=dict, blank=True)  # see portal.messages
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -123,6 +137,11 @@ class GrantsCheck(models.Model):
 
     def __str__(self) -> str:
         return f"{self.client}: {self.get_state_display()}"
+
+    @property
+    def message_text(self) -> str:
+        """The check's result in the reader's language (older rows: the text as written)."""
+        return render(self.message_data) if self.message_data else self.message
 
     @property
     def is_finished(self) -> bool:

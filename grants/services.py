@@ -35,6 +35,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from certificates import connection
 from certificates.connection import (
@@ -49,6 +50,7 @@ from grants.models import PermissionGrant
 from ksef import errors
 from ksef.models import Identifier, PermissionPage, PersonSubjectDetails, StatusInfo
 from portal.audit import audit_record
+from portal.messages import StoredText, deferred, joined, to_data
 from portal.models import Membership
 from portal.queue import enqueue_on_commit
 
@@ -99,45 +101,49 @@ class KsefBusy(Exception):
 
 
 # GET /permissions/operations/{ref} final codes (digest §4.2).
-def operation_message(code: int) -> str:
+def operation_message(code: int) -> StoredText:
     messages = {
-        400: _("KSeF odrzucił operację (kod 400). Sprawdź dane i spróbuj ponownie."),
-        410: _(
+        400: gettext_noop("KSeF odrzucił operację (kod 400). Sprawdź dane i spróbuj ponownie."),
+        410: gettext_noop(
             "KSeF uznał identyfikatory za niezgodne lub w niewłaściwej relacji (kod 410). "
             "Sprawdź PESEL/NIP pracownika i NIP biura w portalu."
         ),
-        420: _(
+        420: gettext_noop(
             "Poświadczenie, którym portal loguje się do KSeF, nie ma prawa nadawania ani "
             "odbierania uprawnień w tym kontekście (kod 420). Potrzebny jest właściciel "
             "kontekstu albo osoba z uprawnieniem „Zarządzanie uprawnieniami” "
             "(CredentialsManage)."
         ),
-        430: _(
+        430: gettext_noop(
             "Kontekst nie odpowiada wymaganej roli lub uprawnieniom (kod 430) — tej operacji "
             "nie można wykonać w tym kontekście."
         ),
-        440: _(
+        440: gettext_noop(
             "KSeF nie pozwala na tę operację dla tych powiązań identyfikatorów (kod 440). "
             "W modelu biura oznacza to zwykle, że klient nie nadał biuru uprawnienia "
             "z prawem dalszego przekazywania (canDelegate)."
         ),
-        450: _(
+        450: gettext_noop(
             "KSeF nie pozwala na tę operację dla wskazanego identyfikatora lub jego typu "
             "(kod 450). Sprawdź, czy PESEL/NIP pracownika jest poprawny."
         ),
-        550: _("Operacja została anulowana w KSeF (kod 550). Spróbuj ponownie."),
+        550: gettext_noop("Operacja została anulowana w KSeF (kod 550). Spróbuj ponownie."),
     }
-    return messages.get(
-        code, _("KSeF zakończył operację błędem (kod %(code)s). Spróbuj ponownie później.")
-    ) % {"code": code}
+    default = gettext_noop(
+        "KSeF zakończył operację błędem (kod %(code)s). Spróbuj ponownie później."
+    )
+    return deferred(messages.get(code, default), {"code": code})
 
 
-def _no_rights_message(context_nip: str) -> str:
-    return _(
-        "Poświadczenie nie ma w KSeF prawa zarządzania uprawnieniami w kontekście NIP "
-        "%(nip)s (brak CredentialsManage, jak kod 420). Użyj certyfikatu właściciela "
-        "kontekstu albo poproś klienta o nadanie tego uprawnienia."
-    ) % {"nip": context_nip}
+def _no_rights_message(context_nip: str) -> StoredText:
+    return deferred(
+        gettext_noop(
+            "Poświadczenie nie ma w KSeF prawa zarządzania uprawnieniami w kontekście NIP "
+            "%(nip)s (brak CredentialsManage, jak kod 420). Użyj certyfikatu właściciela "
+            "kontekstu albo poproś klienta o nadanie tego uprawnienia."
+        ),
+        {"nip": context_nip},
+    )
 
 
 def _translate(exc: BaseException, context_nip: str) -> GrantError | KsefBusy | None:
@@ -146,20 +152,32 @@ def _translate(exc: BaseException, context_nip: str) -> GrantError | KsefBusy | 
         return exc
     if isinstance(exc, errors.RateLimitedError):
         return KsefBusy(
-            _("KSeF ograniczył liczbę zapytań (HTTP 429) — portal ponowi automatycznie."),
+            deferred(
+                gettext_noop(
+                    "KSeF ograniczył liczbę zapytań (HTTP 429) — portal ponowi automatycznie."
+                )
+            ),
             retry_after=exc.retry_after,
             may_have_landed=False,
         )
     if isinstance(exc, errors.ServerError):
         return KsefBusy(
-            _("KSeF zwrócił błąd serwera (HTTP %(status)s) — portal ponowi automatycznie.")
-            % {"status": exc.status_code}
+            deferred(
+                gettext_noop(
+                    "KSeF zwrócił błąd serwera (HTTP %(status)s) — portal ponowi automatycznie."
+                ),
+                {"status": exc.status_code},
+            )
         )
     if isinstance(exc, errors.KsefTransportError | errors.OperationTimeout | httpx.HTTPError):
-        return KsefBusy(_("KSeF nie odpowiada — portal ponowi automatycznie."))
+        return KsefBusy(deferred(gettext_noop("KSeF nie odpowiada — portal ponowi automatycznie.")))
     if isinstance(exc, errors.AuthenticationFailed):
         if exc.code in (500, 550):
-            return KsefBusy(_("KSeF nie zakończył logowania (kod %(code)s).") % {"code": exc.code})
+            return KsefBusy(
+                deferred(
+                    gettext_noop("KSeF nie zakończył logowania (kod %(code)s)."), {"code": exc.code}
+                )
+            )
         # The connection module's wording of the authentication codes (415, 450, 460...).
         return GrantError(str(exc.code), connection.auth_failure_message(exc.code, context_nip))
     if isinstance(exc, errors.ForbiddenError):
@@ -167,32 +185,41 @@ def _translate(exc: BaseException, context_nip: str) -> GrantError | KsefBusy | 
     if isinstance(exc, errors.KsefApiError):
         return GrantError(
             str(exc.status_code),
-            _("KSeF odrzucił żądanie (HTTP %(status)s): %(details)s")
-            % {
-                "status": exc.status_code,
-                "details": "; ".join(exc.details) or exc.description or "—",
-            },
+            deferred(
+                gettext_noop("KSeF odrzucił żądanie (HTTP %(status)s): %(details)s"),
+                {
+                    "status": exc.status_code,
+                    "details": "; ".join(exc.details) or exc.description or "—",
+                },
+            ),
         )
     if isinstance(exc, SecretUnreadable):
         return GrantError(
             "secret_unreadable",
-            _(
-                "Nie można odszyfrować zapisanego poświadczenia (zmieniony klucz szyfrowania?). "
-                "Powiadom administratora portalu."
+            deferred(
+                gettext_noop(
+                    "Nie można odszyfrować zapisanego poświadczenia (zmieniony klucz "
+                    "szyfrowania?). Powiadom administratora portalu."
+                )
             ),
         )
     return None
 
 
-def no_credential_message(side: Side, client: Client) -> str:
+def no_credential_message(side: Side, client: Client) -> StoredText:
     if side == "client":
-        return _(
-            "Brak aktywnego poświadczenia klienta %(client)s (certyfikatu uwierzytelniającego "
-            "lub tokenu KSeF). Prześlij je w kroku „Poświadczenia”."
-        ) % {"client": client.name}
-    return _(
-        "Biuro nie ma aktywnego własnego poświadczenia KSeF (certyfikatu z NIP biura). "
-        "Administrator przesyła je w „Poświadczenia biura”."
+        return deferred(
+            gettext_noop(
+                "Brak aktywnego poświadczenia klienta %(client)s (certyfikatu "
+                "uwierzytelniającego lub tokenu KSeF). Prześlij je w kroku „Poświadczenia”."
+            ),
+            {"client": client.name},
+        )
+    return deferred(
+        gettext_noop(
+            "Biuro nie ma aktywnego własnego poświadczenia KSeF (certyfikatu z NIP biura). "
+            "Administrator przesyła je w „Poświadczenia biura”."
+        )
     )
 
 
@@ -245,11 +272,13 @@ def all_pages(
             return items
     raise GrantError(
         "list_too_long",
-        _(
-            "KSeF ma więcej niż %(pages)d stron uprawnień do odczytania — lista nie została "
-            "sprawdzona w całości."
-        )
-        % {"pages": max_pages},
+        deferred(
+            gettext_noop(
+                "KSeF ma więcej niż %(pages)d stron uprawnień do odczytania — lista nie "
+                "została sprawdzona w całości."
+            ),
+            {"pages": max_pages},
+        ),
     )
 
 
@@ -638,6 +667,7 @@ def _mark_granted(grant: PermissionGrant, found: dict[str, str]) -> None:
         missing_notified_at=None,
         failure_code="",
         failure_message="",
+        failure_data={},
         progress_note="",
         submission_claimed_at=None,
         submission_uncertain=False,
@@ -653,6 +683,7 @@ def _mark_failed(grant: PermissionGrant, code: str, message: str) -> None:
         state=State.FAILED,
         failure_code=code[:20],
         failure_message=message,
+        failure_data=to_data(message),
         completed_at=timezone.now(),
         progress_note="",
         submission_claimed_at=None,
@@ -752,7 +783,10 @@ def _advance_grant(grant: PermissionGrant) -> None:
         else:
             message = operation_message(status.code)
             if status.details:
-                message += " " + _("Szczegóły z KSeF: %(d)s") % {"d": "; ".join(status.details)}
+                details = deferred(
+                    gettext_noop("Szczegóły z KSeF: %(d)s"), {"d": "; ".join(status.details)}
+                )
+                message = joined([message, details])
             _mark_failed(grant, str(status.code), message)
 
 
@@ -786,11 +820,14 @@ def grant_give_up(*, grant_id: int, message: str) -> None:
     grant = PermissionGrant.objects.select_related("client__office").filter(pk=grant_id).first()
     if grant is None:
         return
-    text = _(
-        "%(last)s Po kilku próbach KSeF nadal nie odpowiada. Spróbuj ponownie później — "
-        "portal najpierw sprawdzi w KSeF, czy operacja nie została już wykonana, więc "
-        "nie powstanie duplikat."
-    ) % {"last": message}
+    text = deferred(
+        gettext_noop(
+            "%(last)s Po kilku próbach KSeF nadal nie odpowiada. Spróbuj ponownie później — "
+            "portal najpierw sprawdzi w KSeF, czy operacja nie została już wykonana, więc "
+            "nie powstanie duplikat."
+        ),
+        {"last": message},
+    )
     _fail_step(grant, "ksef_unavailable", text)
 
 
@@ -824,6 +861,7 @@ def revoke_begin(*, actor: User | None, grant: PermissionGrant) -> None:
         state=State.REVOKING,
         failure_code="",
         failure_message="",
+        failure_data={},
         progress_note="",
     ):
         raise GrantError("state", _("Odebrać można tylko nadane uprawnienie."))
@@ -831,6 +869,7 @@ def revoke_begin(*, actor: User | None, grant: PermissionGrant) -> None:
 
 
 def revoke_failed(grant: PermissionGrant, code: str, message: str) -> None:
+    failed = deferred(gettext_noop("Nie udało się odebrać uprawnienia: %(m)s"), {"m": message})
     _transition(
         grant,
         State.REVOKING,
@@ -838,7 +877,8 @@ def revoke_failed(grant: PermissionGrant, code: str, message: str) -> None:
         details={"code": code},
         state=State.GRANTED,
         failure_code=code[:20],
-        failure_message=_("Nie udało się odebrać uprawnienia: %(m)s") % {"m": message},
+        failure_message=failed,
+        failure_data=to_data(failed),
         progress_note="",
         submission_claimed_at=None,
     )

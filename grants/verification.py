@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from certificates.connection import client_credential_for, office_credential_for
 from clients.models import AccessModel, Client
@@ -38,6 +38,8 @@ from grants.models import GrantsCheck, OfficeGrantsSnapshot, PermissionGrant
 from grants.services import GrantError, KsefBusy, connected
 from ksef.models import Identifier
 from portal.audit import audit_record
+from portal.ksef_terms import permissions_stored
+from portal.messages import deferred, joined, to_data
 from portal.models import Membership, Office
 from portal.queue import enqueue_on_commit
 
@@ -197,10 +199,14 @@ def _found_for(grant: PermissionGrant, seen: Seen) -> tuple[dict[str, str] | Non
         lost = [scope for scope in grant.permissions if scope not in delegable]
         found = _matching(seen.indirect, kind, value, target_nip=grant.client.nip)
         if lost:
-            reason = _(
-                "Klient odebrał biuru uprawnienie z prawem przekazywania (%(scopes)s), więc "
-                "uprawnienie pośrednie pracownika nie działa, choć KSeF wciąż je wymienia."
-            ) % {"scopes": ", ".join(lost)}
+            reason = deferred(
+                gettext_noop(
+                    "Klient odebrał biuru uprawnienie z prawem przekazywania (%(scopes)s), "
+                    "więc uprawnienie pośrednie pracownika nie działa, choć KSeF wciąż je "
+                    "wymienia."
+                ),
+                {"scopes": permissions_stored(lost)},
+            )
             return {s: i for s, i in found.items() if s not in lost}, reason
         return found, ""
     if grant.grantee_kind == PermissionGrant.GranteeKind.ENTITY:
@@ -225,6 +231,7 @@ def _set_verified(grant: PermissionGrant, found: dict[str, str]) -> None:
         ksef_permission_ids=ids,
         missing_notified_at=None,
         failure_message="",
+        failure_data={},
     )
 
 
@@ -232,13 +239,18 @@ def _set_missing(grant: PermissionGrant, reason: str) -> None:
     seen_before = grant.verification == Verification.VERIFIED or grant.verified_at is not None
     verdict = Verification.REVOKED_OUTSIDE if seen_before else Verification.MISSING
     message = reason or (
-        _("Uprawnienia nie ma już w KSeF — odebrano je poza portalem.")
+        deferred(gettext_noop("Uprawnienia nie ma już w KSeF — odebrano je poza portalem."))
         if seen_before
-        else _("Uprawnienia nie ma w KSeF, choć operacja nadania się powiodła.")
+        else deferred(
+            gettext_noop("Uprawnienia nie ma w KSeF, choć operacja nadania się powiodła.")
+        )
     )
     with transaction.atomic():
         PermissionGrant.objects.filter(pk=grant.pk).update(
-            verification=verdict, verified_at=timezone.now(), failure_message=message
+            verification=verdict,
+            verified_at=timezone.now(),
+            failure_message=message,
+            failure_data=to_data(message),
         )
         if grant.verification != verdict:
             audit_record(
@@ -332,24 +344,27 @@ def grants_verify_client(*, check_id: int) -> GrantsCheck | None:
         return _finish(check, GrantsCheck.State.FAILED, exc.message)
     _notify_missing(client, outcome.missing)
     parts = [
-        _("potwierdzone: %(n)d") % {"n": outcome.verified},
-        _("brakujące: %(n)d") % {"n": len(outcome.missing)},
+        deferred(gettext_noop("potwierdzone: %(n)d"), {"n": outcome.verified}),
+        deferred(gettext_noop("brakujące: %(n)d"), {"n": len(outcome.missing)}),
     ]
     if outcome.discovered:
-        parts.append(_("znalezione nowe uprawnienie klienta dla biura"))
+        parts.append(deferred(gettext_noop("znalezione nowe uprawnienie klienta dla biura")))
     if outcome.unchecked:
-        parts.append(_("niesprawdzone: %(n)d") % {"n": outcome.unchecked})
-    message = _("Sprawdzono w KSeF — %(summary)s.") % {"summary": ", ".join(parts)}
+        parts.append(deferred(gettext_noop("niesprawdzone: %(n)d"), {"n": outcome.unchecked}))
+    message = deferred(
+        gettext_noop("Sprawdzono w KSeF — %(summary)s."), {"summary": joined(parts, ", ")}
+    )
     if notes:
-        message += " " + " ".join(notes)
+        message = joined([message, *notes])
     return _finish(check, GrantsCheck.State.DONE, message)
 
 
 def _finish(check: GrantsCheck, state: str, message: str) -> GrantsCheck:
     check.state = state
     check.message = message
+    check.message_data = to_data(message)
     check.finished_at = timezone.now()
-    check.save(update_fields=["state", "message", "finished_at"])
+    check.save(update_fields=["state", "message", "message_data", "finished_at"])
     audit_record(
         office=check.client.office,
         actor=None,

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from certificates.connection import client_credential_for, office_credential_for
+from clients.handover import clients_left_by
 from clients.models import AccessModel, Client
 from clients.selectors import client_get
 from grants import departure as departures
@@ -207,7 +208,11 @@ def departure(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         job = departures.staff_departure_revoke(actor=request.user, membership=member)  # type: ignore[arg-type]
         return redirect_after_post(request, reverse("grants:departure_job", args=[job.pk]))
-    context = {"member": member, "grants": list(departures.grants_naming(member))}
+    context = {
+        "member": member,
+        "grants": list(departures.grants_naming(member)),
+        "clients_left": clients_left_by(member).count(),
+    }
     return render(request, "grants/departure.html", context)
 
 

@@ -19,20 +19,60 @@ def audit_record(
     obj: models.Model | None = None,
     details: dict[str, Any] | None = None,
     actor_label: str = "",
+    client_id: int | None = None,
 ) -> AuditEvent:
-    """Append one event. `details` must never carry a secret (keys, passwords, tokens)."""
+    """Append one event. `details` must never carry a secret (keys, passwords, tokens).
+
+    `actor_label` names an actor who is not a logged-in user as a code, rendered in the
+    reader's language by `actor_text`: "system", "client_link" or "client_link:<id>".
+    """
     # Any: the stubs type the FK as the concrete user model, the signature as the abstract one.
     user: Any = actor if isinstance(actor, AbstractBaseUser) else None
     return AuditEvent.objects.create(
+        client_id=client_id if client_id is not None else _client_of(obj),
         office=office,
         actor=user,
         actor_label=actor_label or ("" if user else "system"),
         action=action,
         object_type=obj._meta.label if obj is not None else "",
         object_id=str(obj.pk) if obj is not None else "",
-        object_repr=str(obj)[:300] if obj is not None else "",
+        object_repr=_object_repr(obj),
         details=details or {},
     )
+
+
+def _object_repr(obj: models.Model | None) -> str:
+    """How the log names the object: stored once, read in any language, so models whose
+    `__str__` carries translated words (a role, a kind) offer a neutral `audit_repr`."""
+    if obj is None:
+        return ""
+    return str(getattr(obj, "audit_repr", None) or obj)[:300]
+
+
+def _client_of(obj: models.Model | None) -> int | None:
+    """The client an object is, or belongs to (credentials, grants, ZAW-FA...)."""
+    if obj is None:
+        return None
+    if obj._meta.label == "clients.Client":
+        return int(obj.pk)
+    client_id = getattr(obj, "client_id", None)
+    return int(client_id) if isinstance(client_id, int) else None
+
+
+def actor_text(event: AuditEvent) -> str:
+    """Who did it, in the reader's language: the person, the system or the client's link."""
+    if event.actor is not None:
+        return str(event.actor.get_full_name() or event.actor.get_username())
+    label = event.actor_label
+    if label in ("", "system"):
+        return str(_("system"))
+    if label == "seed_demo":
+        return str(_("dane demonstracyjne"))
+    if label == "client_link":
+        return str(_("klient (link jednorazowy)"))
+    if label.startswith("client_link:"):
+        return str(_("klient (link jednorazowy #%(id)s)")) % {"id": label.partition(":")[2]}
+    return label  # older rows stored the label as text
 
 
 # Human names of the actions, for the audit-log page. Unknown actions show their code, so
@@ -69,6 +109,7 @@ ACTION_LABELS: dict[str, Any] = {
     "grant.revoke_failed": _("Odebranie uprawnień w KSeF nie powiodło się"),
     "grants.check_requested": _("Zlecono sprawdzenie uprawnień w KSeF"),
     "grants.checked": _("Sprawdzono uprawnienia w KSeF"),
+    "staff.clients_handed_over": _("Przekazano klientów odchodzącego pracownika"),
     "staff.grants_revoke_started": _("Rozpoczęto odbieranie uprawnień odchodzącego pracownika"),
     "staff.grants_revoke_finished": _("Zakończono odbieranie uprawnień odchodzącego pracownika"),
     "credential.check_requested": _("Zlecono test połączenia z KSeF"),

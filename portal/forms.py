@@ -72,6 +72,7 @@ class PersonChoiceField(forms.ModelChoiceField[Any]):
 
 
 class AuditFilterForm(forms.Form):
+    client = forms.ChoiceField(label=_("Klient"), required=False)
     action = forms.ChoiceField(label=_("Czynność"), required=False)
     actor = PersonChoiceField(
         label=_("Kto"), queryset=User.objects.none(), required=False, empty_label=_("Wszyscy")
@@ -86,6 +87,12 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args: Any, membership: Membership, actions: list[str], **kwargs: Any):
         super().__init__(*args, **kwargs)
+        client_field = self.fields["client"]
+        assert isinstance(client_field, forms.ChoiceField)
+        # Through the relation the clients app declares on Office: the base layer imports
+        # no app above it. Archived clients stay: their history is still in the log.
+        clients = membership.office.clients.order_by("name", "pk").values_list("pk", "name")  # type: ignore[attr-defined]
+        client_field.choices = [("", _("Wszyscy")), *((str(pk), name) for pk, name in clients)]
         action_field = self.fields["action"]
         actor_field = self.fields["actor"]
         assert isinstance(action_field, forms.ChoiceField)

@@ -73,6 +73,10 @@ class Membership(models.Model):
         return self.user.get_full_name() or self.user.get_username()
 
     @property
+    def audit_repr(self) -> str:
+        return self.display_name  # no role label: the log is read in either language
+
+    @property
     def is_active(self) -> bool:
         return bool(self.user.is_active)
 
@@ -111,6 +115,9 @@ class AuditEvent(models.Model):
     object_id = models.CharField(max_length=64, blank=True)
     object_repr = models.CharField(max_length=300, blank=True)
     details = models.JSONField(default=dict, blank=True)
+    # The client the event concerns (the object itself, or the object's client), for the
+    # log's client filter. A plain id: the base layer declares no relation to clients.
+    client_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     objects = AuditEventQuerySet.as_manager()

@@ -27,6 +27,7 @@ def audit_events_of_office(
     date_from: datetime.date | None = None,
     date_to: datetime.date | None = None,
     text: str = "",
+    client_id: int | None = None,
 ) -> QuerySet[AuditEvent]:
     """The office's audit log, newest first, narrowed by the given filters.
 
@@ -35,6 +36,8 @@ def audit_events_of_office(
     events = AuditEvent.objects.filter(office=membership.office).select_related("actor")
     if action:
         events = events.filter(action=action)
+    if client_id is not None:
+        events = events.filter(client_id=client_id)
     if actor is not None:
         events = events.filter(actor_id=actor.pk)
     if date_from:

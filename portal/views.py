@@ -29,7 +29,11 @@ AUDIT_PAGE_SIZE = 50
 @role_required(*ADMINS)
 def staff_list(request: HtmxHttpRequest) -> HttpResponse:
     membership = membership_of(request)
-    context = {"staff": staff_of_office(membership), "roles": Membership.Role.choices}
+    staff = list(staff_of_office(membership))
+    for member in staff:
+        # What a departed person left behind (clients to hand over, grants to revoke).
+        member.departure_url = None if member.is_active else departure_followup_url(member)  # type: ignore[attr-defined]
+    context = {"staff": staff, "roles": Membership.Role.choices}
     template = "portal/staff_list.html#staff-table" if request.htmx else "portal/staff_list.html"
     return render(request, template, context)
 
@@ -154,6 +158,7 @@ def audit_log(request: HtmxHttpRequest) -> HttpResponse:
         date_from=filters.get("date_from"),
         date_to=filters.get("date_to"),
         text=(filters.get("q") or "").strip(),
+        client_id=int(filters["client"]) if filters.get("client") else None,
     )
     page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     template = "portal/audit_log.html#results" if request.htmx else "portal/audit_log.html"

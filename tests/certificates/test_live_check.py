@@ -326,3 +326,35 @@ def test_running_the_same_check_twice_authenticates_once(
         AuditEvent.objects.filter(action="credential.used", object_id=str(credential.pk)).count()
         == 1
     )
+
+
+def test_a_stored_check_result_is_read_in_the_readers_language(
+    simulator, settings, login, accountant, client_company, client_files
+):
+    browser = login(accountant)
+    credential = _upload(browser, client_company.pk, client_files)
+    check, _fragment = _check(browser, client_company.pk, credential)  # run in Polish
+
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    english = browser.get(reverse("certificates:check", args=[check.pk])).content.decode()
+
+    assert "The connection works: KSeF accepted the credential" in english
+    assert "Połączenie działa: KSeF" not in english
+    assert client_company.nip in english
+
+
+def test_an_unreachable_ksef_stored_in_english_reads_in_polish(
+    settings, login, accountant, client_company, client_files
+):
+    settings.KSEF_BASE_URL = "http://127.0.0.1:9/v2"
+    connection.set_transport(None)
+    browser = login(accountant)
+    browser.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    credential = _upload(browser, client_company.pk, client_files)
+    check, fragment = _check(browser, client_company.pk, credential)
+    assert "Nie udało się połączyć" not in fragment
+
+    del browser.cookies[settings.LANGUAGE_COOKIE_NAME]
+    polish = browser.get(reverse("certificates:check", args=[check.pk])).content.decode()
+
+    assert "Nie udało się połączyć z KSeF (http://127.0.0.1:9/v2)" in polish

@@ -105,7 +105,7 @@ def test_the_health_row_shows_real_states(login, manager, journey):
     assert "Złożony" in row(journey[OnboardingStage.PREREQUISITE])
     ready = row(done)
     assert "Certyfikat uwierzytelniający KSeF (typ 1), ważny do" in ready
-    assert "1 nadanych, sprawdzone" in ready
+    assert "1 nadane, sprawdzone" in ready
     assert "błąd: KSeF zwrócił błąd serwera (HTTP 503)" in ready
     assert row(journey[OnboardingStage.GRANTS]).count('badge none">brak<') == 1  # revoked
 

@@ -437,3 +437,39 @@ def test_a_scheduled_check_waits_out_a_429_while_check_now_reports_busy(
     assert scheduled.state == GrantsCheck.State.DONE, scheduled.message
     grant.refresh_from_db()
     assert grant.verification == PermissionGrant.Verification.VERIFIED
+
+
+def test_a_grants_check_and_a_missing_grant_are_read_in_the_readers_language(
+    sim, run, office, manager, accountant, client_company
+):
+    from django.utils import translation
+
+    grant = _granted(run, manager, client_company, [accountant])
+    _revoke_in_the_ministrys_app(sim, client_company.nip, grant)
+    run(verification.grants_verify_request, actor=None, client=client_company)  # in Polish
+
+    check = GrantsCheck.objects.filter(client=client_company).first()
+    grant.refresh_from_db()
+    assert check is not None
+    with translation.override("en"):
+        assert check.message_text.startswith("Checked in KSeF — confirmed: 0, missing: 1")
+        assert "Uprawnienia nie ma" not in grant.failure_text
+    with translation.override("pl"):
+        assert check.message_text.startswith("Sprawdzono w KSeF — potwierdzone: 0, brakujące: 1")
+
+
+def test_a_departures_per_client_report_is_read_in_the_readers_language(
+    sim, run, office, manager, admin_member, accountant, client_company
+):
+    from django.utils import translation
+
+    from portal.templatetags.portal_tags import stored_text
+
+    _granted(run, manager, client_company, [accountant])
+    job = run(departure.staff_departure_revoke, actor=admin_member.user, membership=accountant)
+    job.refresh_from_db()
+
+    with translation.override("en"):
+        assert stored_text(job.results[0]) == "Permissions revoked: 1."
+    with translation.override("pl"):
+        assert stored_text(job.results[0]) == "Odebrano uprawnień: 1."

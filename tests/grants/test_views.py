@@ -165,15 +165,21 @@ def test_a_manager_revokes_from_the_row(
 
 
 def test_deactivating_a_staff_member_with_grants_offers_to_revoke_them(
-    login, admin_member, accountant, grant
+    login, admin_member, accountant, unassigned_accountant, grant
 ):
     browser = login(admin_member)
     response = browser.post(reverse("staff:deactivate", args=[accountant.pk]), **HTMX)
     assert response.status_code == 200
-    assert response["HX-Redirect"] == reverse("grants:departure", args=[accountant.pk])
-    page = browser.get(response["HX-Redirect"]).content.decode()
+    # The person still looks after the grant's client: handing it over comes first.
+    assert response["HX-Redirect"] == reverse("clients:handover", args=[accountant.pk])
+    departure = reverse("grants:departure", args=[accountant.pk])
+    assert "Przekaż klientów" in browser.get(departure).content.decode()
+    handed = browser.post(response["HX-Redirect"], {"everyone": str(unassigned_accountant.pk)})
+    assert handed["Location"] == departure
+    page = browser.get(departure).content.decode()
     assert grant.client.name in page
     assert "Odbierz wszystkie uprawnienia" in page
+    assert "Przekaż klientów" not in page
 
 
 def test_the_departure_job_page_polls_until_done(login, admin_member, accountant, office):

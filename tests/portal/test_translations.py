@@ -179,6 +179,39 @@ def test_every_marked_string_is_in_the_catalogue(entries, tmp_path, monkeypatch)
     )
 
 
+PL_PO = ROOT / "locale" / "pl" / "LC_MESSAGES" / "django.po"
+
+
+def test_every_plural_has_its_three_polish_forms(entries):  # type: ignore[no-untyped-def]
+    """Without a Polish entry gettext falls back to the msgid's two forms: "2 klientów"."""
+    polish = {e.key: e for e in parse_po(PL_PO)}
+    plurals = [e for e in entries if e.msgid_plural is not None]
+    incomplete = [
+        f"{e.msgid!r} / {e.msgid_plural!r}"
+        for e in plurals
+        if e.key not in polish
+        or sorted(polish[e.key].msgstr) != [0, 1, 2]
+        or any(not text for text in polish[e.key].msgstr.values())
+        or "fuzzy" in polish[e.key].flags
+    ]
+
+    assert len(plurals) > 10
+    assert not incomplete, "plurals without three Polish forms in locale/pl:\n" + "\n".join(
+        incomplete
+    )
+
+
+def test_the_compiled_polish_catalogue_counts_in_polish() -> None:
+    with PL_PO.with_suffix(".mo").open("rb") as handle:
+        compiled = gettext.GNUTranslations(handle)
+    forms = [
+        compiled.ngettext("%(counter)s klient", "%(counter)s klientów", n) % {"counter": n}
+        for n in (1, 2, 5, 22, 112)
+    ]
+
+    assert forms == ["1 klient", "2 klienci", "5 klientów", "22 klienci", "112 klientów"]
+
+
 # --- The pages, in both languages ---------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Language selection: Polish unless the user chose English with the language switch."""
+"""Request-wide behaviour: the chosen language, and no caching of credential pages."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 
 
 class ChosenLanguageMiddleware:
@@ -30,4 +30,26 @@ class ChosenLanguageMiddleware:
         response = self.get_response(request)
         patch_vary_headers(response, ["Cookie"])
         response.headers.setdefault("Content-Language", language)
+        return response
+
+
+class NoStoreMiddleware:
+    """`Cache-Control: no-store` on every page of the NO_STORE_URL_NAMESPACES namespaces.
+
+    Those pages show credential data (certificate owners, serials, custody logs, the upload
+    forms and the client's link page): neither the browser's cache, its back button after
+    logout, nor a proxy may keep a copy. Keyed on the URL namespace, so a new view in those
+    apps is covered without remembering a decorator.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.namespaces = frozenset(settings.NO_STORE_URL_NAMESPACES)
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        match = getattr(request, "resolver_match", None)
+        if match is not None and self.namespaces.intersection(match.namespaces):
+            patch_cache_control(response, no_store=True, private=True)
+            response.headers.pop("Expires", None)
         return response

@@ -32,3 +32,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Django's test client logs in without a request, which django-axes refuses; the
+# throttling tests switch it on (tests/portal/test_throttling.py) with override_settings.
+AXES_ENABLED = False

@@ -228,7 +228,7 @@ for _entry in env.list("ADMINS", default=[]):
     if "@" not in _address:
         raise ImproperlyConfigured(f"ADMINS: {_entry!r} is not an e-mail address.")
     ADMINS.append((_name or _address, _address))
-SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+SERVER_EMAIL = env.str("SERVER_EMAIL", default="") or DEFAULT_FROM_EMAIL
 # Error pages and e-mails hide passwords, tokens and key files even with DEBUG on (Django's
 # own filter steps aside in DEBUG), and every log handler drops them from its records.
 DEFAULT_EXCEPTION_REPORTER = "portal.errorreports.SecretSafeExceptionReporter"

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus
 
 from django.http import HttpRequest
+from django.utils.safestring import SafeString, mark_safe
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 REDACTED = "********************"
@@ -161,11 +162,12 @@ def _holds_secret(value: Any, secrets: Sequence[str]) -> bool:
 class SecretSafeExceptionReporter(ExceptionReporter):
     """The technical 500 page and the error e-mail, with every request secret removed."""
 
-    def get_traceback_html(self) -> str:
-        return _redact_for(self.request, str(super().get_traceback_html()))
+    # The page was escaped when rendered; replacing spellings with stars keeps it so.
+    def get_traceback_html(self) -> SafeString:
+        return mark_safe(_redact_for(self.request, str(super().get_traceback_html())))  # noqa: S308
 
-    def get_traceback_text(self) -> str:
-        return _redact_for(self.request, str(super().get_traceback_text()))
+    def get_traceback_text(self) -> SafeString:
+        return mark_safe(_redact_for(self.request, str(super().get_traceback_text())))  # noqa: S308
 
 
 class RedactSecretsFilter(logging.Filter):

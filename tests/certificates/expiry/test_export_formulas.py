@@ -14,7 +14,7 @@ from tests.certificates.expiry.factories import make_credential, new_client
 
 def test_client_and_owner_names_that_look_like_formulas_are_exported_as_text(login, manager):
     office = manager.office
-    names = ["＝HYPERLINK(\"http://zlo.example\";\"Faktura\")", "=1+1", "＠SUM(A1)", "－2+3"]
+    names = ['＝HYPERLINK("http://zlo.example";"Faktura")', "=1+1", "＠SUM(A1)", "－2+3"]
     for name in names:
         client = new_client(office, name=name)
         make_credential(

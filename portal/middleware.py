@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -53,3 +54,27 @@ class NoStoreMiddleware:
             patch_cache_control(response, no_store=True, private=True)
             response.headers.pop("Expires", None)
         return response
+
+
+class SessionIdleMiddleware:
+    """Move a session's expiry on while it is used, writing it at most once a minute.
+
+    The session row expires SESSION_COOKIE_AGE (SESSION_IDLE_MINUTES) after its last save.
+    Saving on every request (SESSION_SAVE_EVERY_REQUEST) would cost an UPDATE per page;
+    instead a request marks the session changed when its last touch is a minute old or
+    more, so an idle session still ends on time (to the minute) and a busy one lives on.
+    """
+
+    TOUCH_EVERY_SECONDS = 60
+    KEY = "_touched_at"
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = getattr(request, "session", None)
+        if session is not None and session.session_key:
+            now = int(time.time())
+            if now - int(session.get(self.KEY, 0)) >= self.TOUCH_EVERY_SECONDS:
+                session[self.KEY] = now
+        return self.get_response(request)

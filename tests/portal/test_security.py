@@ -244,3 +244,25 @@ def test_a_login_of_another_office_reads_exactly_like_any_unavailable_login(
     assert get_user_model().objects.filter(username__iexact="jan.obcy").count() == 1
     assert not get_user_model().objects.filter(username="root").exists()
     assert Membership.objects.filter(office=admin_member.office).count() == 2
+
+
+@pytest.mark.django_db
+def test_a_busy_session_is_written_at_most_once_a_minute(accountant):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    start = timezone.now()
+    with time_machine.travel(start, tick=False) as clock:
+        browser = Client()
+        browser.post(reverse("login"), {"username": accountant.user.username, "password": PASSWORD})
+        clock.shift(timedelta(minutes=2))
+        with CaptureQueriesContext(connection) as first:
+            browser.get(reverse("dashboard"))
+        clock.shift(timedelta(seconds=10))
+        with CaptureQueriesContext(connection) as second:
+            browser.get(reverse("dashboard"))
+
+    def writes(queries: CaptureQueriesContext) -> int:
+        return sum('UPDATE "django_session"' in q["sql"] for q in queries.captured_queries)
+
+    assert (writes(first), writes(second)) == (1, 0)

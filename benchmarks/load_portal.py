@@ -352,21 +352,22 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU of every PostgreSQL process (the database server is shared with nothing else
-    of this run; other users of it on the machine show up here too)."""
-    ticks, total = os.sysconf("SC_CLK_TCK"), 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if (entry / "comm").read_text().strip() != "postgres":
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
+def postgres_backends(database_url: str) -> list[int]:
+    """The server processes serving the benchmark's database (gunicorn keeps its
+    connections open, CONN_MAX_AGE), so their CPU is the database's cost of the run."""
+    import psycopg
+
+    name = urlsplit(database_url).path.lstrip("/")
+    with psycopg.connect(database_url, autocommit=True) as db:
+        rows = db.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def processes_cpu_seconds(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 @contextmanager
@@ -555,7 +556,9 @@ def main() -> int:
                 f"{sum(r == 'accountant' for r in map(roles.get, names))} accountants); "
                 f"driving for {args.seconds:.0f} s with think time 0..{2 * args.think:.1f} s"
             )
-            cpu_before, pg_before = cpu_seconds(server_pid), postgres_cpu_seconds()
+            backends = postgres_backends(env["DATABASE_URL"])
+            cpu_before, pg_before = cpu_seconds(server_pid), processes_cpu_seconds(backends)
+            own_before = sum(os.times()[:2])
             until = time.monotonic() + args.seconds
             threads = [
                 threading.Thread(
@@ -568,14 +571,17 @@ def main() -> int:
             for thread in threads:
                 thread.join()
             web_cpu = cpu_seconds(server_pid) - cpu_before
-            db_cpu = postgres_cpu_seconds() - pg_before
+            db_cpu = processes_cpu_seconds(backends) - pg_before
+            own_cpu = sum(os.times()[:2]) - own_before
             print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
             failures, p95 = report(sessions, args.seconds)
             served = sum(len(s.samples) for s in sessions)
             print(
-                f"CPU per request: gunicorn {web_cpu / served * 1000:.1f} ms, "
-                f"PostgreSQL {db_cpu / served * 1000:.1f} ms (all its processes); "
-                f"gunicorn used {web_cpu / args.seconds:.2f} cores of {os.cpu_count()}"
+                f"CPU per request: gunicorn {web_cpu / served * 1000:.1f} ms, PostgreSQL "
+                f"{db_cpu / served * 1000:.1f} ms ({len(backends)} backends), this client "
+                f"{own_cpu / served * 1000:.1f} ms; cores used of {os.cpu_count()}: gunicorn "
+                f"{web_cpu / args.seconds:.2f}, PostgreSQL {db_cpu / args.seconds:.2f}, "
+                f"client {own_cpu / args.seconds:.2f}"
             )
     ok = failures == 0 and p95 <= P95_TARGET_MS
     print(

@@ -36,6 +36,14 @@ def env_flag(name: str, default: bool) -> bool:
     return raw in _TRUE
 
 
+def env_count(name: str, default: int, *, minimum: int) -> int:
+    """An integer setting with a floor: 0 failed logins or -5 minutes stop the start-up."""
+    value = env.int(name, default=default)
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
 DEBUG = env_flag("DEBUG", default=False)
 # A fixed development key is acceptable only when DEBUG is on; otherwise it must be given.
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key" if DEBUG else "")
@@ -124,9 +132,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 # How many reverse proxies in front of the portal append to X-Forwarded-For. 0 trusts only
 # the socket address (REMOTE_ADDR); behind one proxy set 1, or every client shares its IP.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
-if TRUSTED_PROXY_COUNT < 0:
-    raise ImproperlyConfigured("TRUSTED_PROXY_COUNT must be 0 or more.")
+TRUSTED_PROXY_COUNT = env_count("TRUSTED_PROXY_COUNT", default=0, minimum=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -145,8 +151,8 @@ AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_HANDLER = "portal.throttling.AxesSharedCacheHandler"
-AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_FAILURE_LIMIT = env_count("LOGIN_FAILURE_LIMIT", default=10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_count("LOGIN_LOCKOUT_MINUTES", default=15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_LOCKOUT_CALLABLE = "portal.throttling.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "portal.ratelimit.client_ip"
@@ -154,7 +160,7 @@ AXES_RESET_ON_SUCCESS = True
 # The cache handler keeps no rows, so axes' admin pages would always be empty.
 AXES_ENABLE_ADMIN = False
 # Password-reset e-mails: at most this many per address and per IP address an hour.
-PASSWORD_RESET_EMAILS_PER_HOUR = env.int("PASSWORD_RESET_EMAILS_PER_HOUR", default=5)
+PASSWORD_RESET_EMAILS_PER_HOUR = env_count("PASSWORD_RESET_EMAILS_PER_HOUR", default=5, minimum=1)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
@@ -277,7 +283,7 @@ LOGGING = {
 
 # --- Transport security (all off by default for http://127.0.0.1; see README, Production) --
 SECURE_SSL_REDIRECT = env_flag("SECURE_SSL_REDIRECT", default=False)
-SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_SECONDS = env_count("SECURE_HSTS_SECONDS", default=0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = env_flag("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", default=False)
@@ -290,9 +296,7 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_C
 # (requests move the expiry on, at most once a minute: portal.middleware.SessionIdleMiddleware,
 # so only idleness ends a working session).
 SESSION_EXPIRE_AT_BROWSER_CLOSE = env_flag("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
-SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=30)
-if SESSION_IDLE_MINUTES < 1:
-    raise ImproperlyConfigured("SESSION_IDLE_MINUTES must be at least 1.")
+SESSION_IDLE_MINUTES = env_count("SESSION_IDLE_MINUTES", default=30, minimum=1)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
 
 # Content-Security-Policy (django-csp): scripts and styles only from our own static files

@@ -266,3 +266,27 @@ def test_a_busy_session_is_written_at_most_once_a_minute(accountant):
         return sum('UPDATE "django_session"' in q["sql"] for q in queries.captured_queries)
 
     assert (writes(first), writes(second)) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("LOGIN_FAILURE_LIMIT", "0"),
+        ("LOGIN_LOCKOUT_MINUTES", "0"),
+        ("PASSWORD_RESET_EMAILS_PER_HOUR", "0"),
+        ("SESSION_IDLE_MINUTES", "0"),
+        ("TRUSTED_PROXY_COUNT", "-1"),
+        ("SECURE_HSTS_SECONDS", "-1"),
+    ],
+)
+def test_a_security_setting_below_its_floor_stops_the_start_up(name, value):
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=REPO_ROOT,
+        env=_subprocess_env(SECRET_KEY="x" * 60, **{name: value}),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert f"{name} must be at least" in result.stderr

@@ -1,7 +1,7 @@
 """Load: 50 staff sessions against gunicorn (4 workers) on PostgreSQL, 1,000 clients, 60 s.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_load \\
-        .venv/bin/python benchmarks/load_portal.py [--seconds 60] [--sessions 50] [--think 1.0]
+        .venv/bin/python benchmarks/load_portal.py [--seconds 60] [--sessions 50] [--think 3]
 
 1. A fresh database (dropped first if it exists, dropped at the end unless --keep) gets the
    migrations and one office: 50 staff (5 admins, 10 managers, 35 accountants), 1,000
@@ -17,10 +17,13 @@
    legal-form filter, sort, page N), a client's detail, credentials, grants and sync
    status, the expiry dashboard and the audit log (managers and admins), the invoice list
    where the portal has one. Between two pages a session waits a random 0..2x --think
-   seconds (a person reading the page); --think 0 is a closed loop that only measures
-   queueing behind 4 workers.
-4. It prints requests, errors and p50/p95/p99 per page and overall, and the load average,
-   and exits non-zero on any error or an overall p95 above 300 ms.
+   seconds (default 3: a person reads a page before the next click, so 50 people make
+   ~16 requests/s); --think 0 is a closed loop that only measures queueing behind 4
+   workers.
+4. It prints requests, errors and p50/p95/p99 per page and overall, the load average, and
+   the CPU time per request of gunicorn, of the database backends serving it and of this
+   client (what the machine's load does not change), and exits non-zero on any error or an
+   overall p95 above 300 ms.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--think", type=float, default=1.0, help="mean pause between pages, s")
+    parser.add_argument("--think", type=float, default=3.0, help="mean pause between pages, s")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     return parser.parse_args()
 

@@ -56,6 +56,13 @@ class NoStoreMiddleware:
         return response
 
 
+def stamp_session_touch(sender: object, request: HttpRequest, **kwargs: object) -> None:
+    """On login (the `user_logged_in` signal): the new session counts as just touched."""
+    session = getattr(request, "session", None)
+    if session is not None:
+        session[SessionIdleMiddleware.KEY] = int(time.time())
+
+
 class SessionIdleMiddleware:
     """Move a session's expiry on while it is used, writing it at most once a minute.
 

@@ -16,9 +16,11 @@ def test_pages_report_no_csp_violation_and_the_dropzone_script_runs(
     violations: list[str] = []
     page.on(
         "console",
-        lambda message: violations.append(message.text)
-        if "Content Security Policy" in message.text or "Refused to" in message.text
-        else None,
+        lambda message: (
+            violations.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text
+            else None
+        ),
     )
     log_in(page, live_server, accountant)
     page.goto(live_url(live_server, "clients:list"))

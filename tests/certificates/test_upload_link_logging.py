@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import logging
+import logging.config
 from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
@@ -28,6 +30,9 @@ def _fresh_rate_limits() -> Iterator[None]:
 
 @pytest.fixture
 def console_log() -> Iterator[io.StringIO]:
+    # The portal's own configuration, even if a test before this one (a Celery worker)
+    # replaced the root logger's handlers.
+    logging.config.dictConfig(settings.LOGGING)
     handler = next(h for h in logging.getLogger().handlers if h.get_name() == "console")
     buffer = io.StringIO()
     previous = handler.setStream(buffer)  # type: ignore[attr-defined]

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import io
 import logging
+import logging.config
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core import mail
 from django.test import override_settings
@@ -55,6 +57,9 @@ def _raise(*args: Any, **kwargs: Any) -> Any:
 @pytest.fixture
 def console_log() -> Iterator[io.StringIO]:
     """What the configured console handler (with its filters) writes, captured."""
+    # The portal's own configuration, even if a test before this one (a Celery worker)
+    # replaced the root logger's handlers.
+    logging.config.dictConfig(settings.LOGGING)
     handlers = [h for h in logging.getLogger().handlers if h.get_name() == "console"]
     assert handlers, "the console handler of settings.LOGGING is installed"
     buffer = io.StringIO()

@@ -42,12 +42,13 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -283,7 +284,7 @@ def seed() -> dict[str, list[int]]:
     return visible
 
 
-def _seed_invoices(clients: list[object], rng: random.Random, now: object) -> None:
+def _seed_invoices(clients: list[Any], rng: random.Random, now: datetime) -> None:
     import base64
     import hashlib
 
@@ -297,7 +298,7 @@ def _seed_invoices(clients: list[object], rng: random.Random, now: object) -> No
             net = Decimal(rng.randint(100, 100_000)) / 100
             invoices.append(
                 Invoice(
-                    ksef_number=f"{client.nip}-20260101-{n:06d}{k:04d}-{k:02X}",  # type: ignore[attr-defined]
+                    ksef_number=f"{client.nip}-20260101-{n:06d}{k:04d}-{k:02X}",
                     invoice_number=f"FV/{n}/{k}",
                     form_code="FA (3)",
                     invoice_type="Vat",
@@ -306,8 +307,8 @@ def _seed_invoices(clients: list[object], rng: random.Random, now: object) -> No
                     invoicing_date=now,
                     acquisition_date=now,
                     permanent_storage_date=now,
-                    seller_nip=client.nip,  # type: ignore[attr-defined]
-                    seller_name=client.name,  # type: ignore[attr-defined]
+                    seller_nip=client.nip,
+                    seller_name=client.name,
                     buyer_identifier_type="Nip",
                     buyer_identifier="5260250274",
                     buyer_name="Nabywca S.A.",
@@ -597,7 +598,7 @@ def main() -> int:
 
 
 @contextmanager
-def _threads(count: int) -> Iterator[object]:
+def _threads(count: int) -> Iterator[Callable[..., Iterator[Any]]]:
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=min(count, 16)) as executor:

@@ -14,6 +14,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -25,8 +26,11 @@ from certificates.validation import CredentialRejected
 from clients.models import Client, Prerequisite
 from clients.selectors import client_get
 from portal.access import ADMINS, ALL_ROLES, MANAGERS, membership_of, role_required
+from portal.errorreports import label_secret_url
 from portal.http import HtmxHttpRequest, redirect_after_post
 
+# Upload forms carry a key password or a KSeF token: never shown in error reports.
+SECRET_FIELDS = ("password", "token")
 CLIENT_SLOTS = (Credential.Kind.AUTHENTICATION, Credential.Kind.OFFLINE, Credential.Kind.TOKEN)
 # Public link pages: requests per IP per window, before the answer becomes 429.
 LINK_REQUESTS_PER_IP = 30
@@ -98,6 +102,7 @@ def _upload_response(
     return render(request, template, {"form": form, **context})
 
 
+@sensitive_variables("form")
 def _submit_upload(
     request: HtmxHttpRequest,
     form: CredentialUploadForm,
@@ -130,6 +135,7 @@ def _report_upload(request: HtmxHttpRequest, result: services.UploadResult) -> N
         messages.warning(request, warning)
 
 
+@sensitive_post_parameters(*SECRET_FIELDS)
 @require_http_methods(["GET", "POST"])
 @role_required(*ALL_ROLES)
 def credential_upload(request: HtmxHttpRequest, pk: int, kind: str) -> HttpResponse:
@@ -172,6 +178,7 @@ def office_credentials(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "certificates/office.html", context)
 
 
+@sensitive_post_parameters(*SECRET_FIELDS)
 @require_http_methods(["GET", "POST"])
 @role_required(*ADMINS)
 def office_credential_upload(request: HtmxHttpRequest) -> HttpResponse:
@@ -306,6 +313,8 @@ def _gone(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "certificates/link_gone.html", status=410)
 
 
+@sensitive_post_parameters(*SECRET_FIELDS)
+@sensitive_variables("token", "form")
 @require_http_methods(["GET", "POST"])
 def self_upload(request: HtmxHttpRequest, token: str) -> HttpResponse:
     ip = client_ip(request)
@@ -315,7 +324,10 @@ def self_upload(request: HtmxHttpRequest, token: str) -> HttpResponse:
         return render(request, "certificates/link_gone.html", {"throttled": True}, status=429)
     link = selectors.upload_link_for_token(token)
     if link is None:
+        label_secret_url(request, "upload-link:unknown")
         raise Http404
+    # Django's 404/410/429 warnings name the path: they show the link's id, not its token.
+    label_secret_url(request, f"upload-link:{link.pk}")
     if not link.is_usable or link.failed_attempts >= services.UPLOAD_LINK_MAX_FAILED_ATTEMPTS:
         return _gone(request)
     is_post = request.method == "POST"

@@ -38,6 +38,7 @@ __all__ = [
     "ForbiddenError",
     "GoneError",
     "InvoiceParseError",
+    "InvoiceTooLargeError",
     "InvoiceValidationError",
     "KsefApiError",
     "KsefError",
@@ -68,6 +69,18 @@ class InvoiceParseError(KsefError):
 
 class UnsafeXmlError(InvoiceParseError):
     """The document declares a DOCTYPE (DTDs and entities are refused outright)."""
+
+
+class InvoiceTooLargeError(InvoiceParseError):
+    """The document is larger than KSeF accepts an invoice (1 MB, 3 MB with attachments).
+
+    Raised before any parsing, so an oversize document costs no XML work at all.
+    """
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"invoice of {size} bytes exceeds the KSeF limit of {limit} bytes")
+        self.size = size
+        self.limit = limit
 
 
 class SchemaLoadError(KsefError):

@@ -34,6 +34,7 @@ from lxml import etree
 from ksef import schemas
 from ksef.errors import (
     InvoiceParseError,
+    InvoiceTooLargeError,
     InvoiceValidationError,
     SchemaLoadError,
     UnsafeXmlError,
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 __all__ = [
     "FA3_NAMESPACE",
     "FA3_SCHEMA_FILENAME",
+    "MAX_INVOICE_BYTES",
+    "MAX_INVOICE_WITH_ATTACHMENT_BYTES",
     "AuthorizedParty",
     "BankAccount",
     "CorrectedInvoice",
@@ -59,6 +62,7 @@ __all__ = [
     "PaymentTerm",
     "RateTotal",
     "ThirdParty",
+    "check_size",
     "ensure_valid",
     "parse",
     "validate",
@@ -69,6 +73,14 @@ FA3_SCHEMA_FILENAME = "schemat_FA(3)_v1-0E.xsd"
 # The base schemas FA(2), FA(3) and FA_RR(1) import by absolute URL (digest §9).
 _BASE_SCHEMA_URL = "http://crd.gov.pl/xml/schematy/dziedzinowe/mf/2022/01/05/eD/DefinicjeTypy/"
 _BASE_SCHEMA_FOLDER = "bazowe"
+
+# KSeF refuses an invoice above 1 MB, or 3 MB when it carries attachments (digest §5.2:
+# "Size <= 1 MB (1,000,000 B) without attachments, <= 3 MB with").
+MAX_INVOICE_BYTES = 1_000_000
+MAX_INVOICE_WITH_ATTACHMENT_BYTES = 3_000_000
+# The FA(3) attachment element; its name in the bytes is enough to allow the larger limit
+# (a document that only pretends to carry one still stops at 3 MB).
+_ATTACHMENT_TAG = b"Zalacznik"
 
 _NS = "{" + FA3_NAMESPACE + "}"
 _V = TypeVar("_V")
@@ -863,14 +875,34 @@ def _summary(
     )
 
 
-def parse(xml: bytes) -> InvoiceSummary:
+def check_size(xml: bytes, *, has_attachment: bool | None = None) -> None:
+    """Refuse a document larger than KSeF accepts, before any parsing.
+
+    ``has_attachment`` is what KSeF's metadata says (``hasAttachment``); ``None`` (unknown)
+    allows the larger limit only to a document that contains an attachment element.
+    Raises :class:`~ksef.errors.InvoiceTooLargeError`.
+    """
+    size = len(xml)
+    if size <= MAX_INVOICE_BYTES:
+        return
+    if has_attachment is None:
+        has_attachment = _ATTACHMENT_TAG in xml
+    limit = MAX_INVOICE_WITH_ATTACHMENT_BYTES if has_attachment else MAX_INVOICE_BYTES
+    if size > limit:
+        raise InvoiceTooLargeError(size, limit)
+
+
+def parse(xml: bytes, *, has_attachment: bool | None = None) -> InvoiceSummary:
     """Parse FA(3) invoice bytes into an :class:`InvoiceSummary`.
 
-    Raises :class:`~ksef.errors.UnsafeXmlError` for a DOCTYPE and
+    Raises :class:`~ksef.errors.InvoiceTooLargeError` for a document above KSeF's size
+    limit (:func:`check_size`; ``has_attachment`` as there), before parsing it,
+    :class:`~ksef.errors.UnsafeXmlError` for a DOCTYPE and
     :class:`~ksef.errors.InvoiceParseError` for anything that is not an FA(3) ``Faktura``
     with the mandatory ``Podmiot1``, ``Podmiot2`` and ``Fa`` (P_1, P_2, P_15, KodWaluty,
     RodzajFaktury). Parsing does not validate; call :func:`validate` for that.
     """
+    check_size(xml, has_attachment=has_attachment)
     root = _parse_tree_fast(xml)
     if root.tag != T_FAKTURA:
         raise InvoiceParseError(f"root element is {root.tag}, expected FA(3) {T_FAKTURA}")

@@ -83,6 +83,7 @@ ACTION_LABELS: dict[str, Any] = {
     "staff.role_changed": _("Zmieniono rolę pracownika"),
     "staff.deactivated": _("Dezaktywowano konto pracownika"),
     "staff.reactivated": _("Przywrócono konto pracownika"),
+    "staff.login_unlocked": _("Zdjęto blokadę logowania pracownika"),
     "demo.seeded": _("Załadowano dane demonstracyjne"),
     "client.created": _("Dodano klienta"),
     "client.imported": _("Zaimportowano klientów z CSV"),

@@ -15,6 +15,27 @@ from portal.validators import normalize_identifier, validate_nip, validate_pesel
 
 User = get_user_model()
 
+# Logins no office may take: they read as the portal's or the operator's own accounts.
+RESERVED_USERNAMES = frozenset(
+    {
+        "admin",
+        "administrator",
+        "root",
+        "superuser",
+        "support",
+        "pomoc",
+        "system",
+        "portal",
+        "ksef",
+        "staff",
+        "biuro",
+        "postmaster",
+        "webmaster",
+        "security",
+        "noreply",
+    }
+)
+
 
 class StaffCreateForm(forms.Form):
     username = forms.CharField(
@@ -44,9 +65,16 @@ class StaffCreateForm(forms.Form):
     )
 
     def clean_username(self) -> str:
+        """Logins are global (one login form for every office), so a login can be unavailable
+        because someone in another office has it. The message is the same for every reason
+        (this office, another office, a reserved name) and never says which, so creating
+        staff does not tell an admin who works in other offices."""
         username: str = self.cleaned_data["username"].strip()
-        if User.objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError(_("Ten login jest już zajęty — wybierz inny."))
+        taken = User.objects.filter(username__iexact=username).exists()
+        if taken or username.lower() in RESERVED_USERNAMES:
+            raise forms.ValidationError(
+                _("Ten login jest niedostępny — wybierz inny (np. z inicjałem lub cyfrą).")
+            )
         return username
 
     def clean_pesel(self) -> str:

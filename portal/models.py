@@ -126,7 +126,11 @@ class AuditEvent(models.Model):
         verbose_name = _("zdarzenie audytowe")
         verbose_name_plural = _("dziennik zdarzeń")
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["office", "-created_at"])]
+        indexes = [
+            models.Index(fields=["office", "-created_at"]),
+            # The audit filter's list of actions walks this index (portal.selectors).
+            models.Index(fields=["office", "action"], name="portal_audit_office_action"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from portal.models import AuditEvent, Membership
@@ -49,14 +50,26 @@ def audit_events_of_office(
     return events
 
 
+# A loose index scan: one probe of the (office, action) index per distinct action, instead
+# of reading every event of the office (hundreds of thousands after a few years) to find
+# the few dozen actions. Plain SQL that PostgreSQL and SQLite both run.
+_DISTINCT_ACTIONS_SQL = """
+WITH RECURSIVE found(action) AS (
+    SELECT MIN(action) FROM {table} WHERE office_id = %s
+    UNION ALL
+    SELECT (SELECT MIN(action) FROM {table} WHERE office_id = %s AND action > found.action)
+    FROM found WHERE found.action IS NOT NULL
+)
+SELECT action FROM found WHERE action IS NOT NULL
+"""
+
+
 def audit_actions_of_office(membership: Membership) -> list[str]:
-    """The distinct actions recorded in the office, for the filter's choices."""
-    return list(
-        AuditEvent.objects.filter(office=membership.office)
-        .order_by("action")
-        .values_list("action", flat=True)
-        .distinct()
-    )
+    """The distinct actions recorded in the office, in order, for the filter's choices."""
+    sql = _DISTINCT_ACTIONS_SQL.format(table=connection.ops.quote_name(AuditEvent._meta.db_table))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [membership.office_id, membership.office_id])
+        return [row[0] for row in cursor.fetchall()]
 
 
 def recent_audit_events(membership: Membership, *, limit: int = 5) -> list[AuditEvent]:

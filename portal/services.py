@@ -19,6 +19,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
+from portal import throttling
 from portal.audit import audit_record
 from portal.models import Membership, Office
 
@@ -218,3 +219,16 @@ def _ensure_another_active_admin(membership: Membership) -> None:
                 "najpierw nadaj tę rolę komuś innemu."
             )
         )
+
+
+def staff_login_unlock(*, membership: Membership, actor: Membership) -> None:
+    """Lift the lockout after failed logins, for the account (its IP counters stay)."""
+    _check_actor(office=membership.office, actor=actor)
+    removed = throttling.login_unlock(membership.user.username)
+    audit_record(
+        office=membership.office,
+        actor=actor.user,
+        action="staff.login_unlocked",
+        obj=membership,
+        details={"counters_removed": removed},
+    )

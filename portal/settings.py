@@ -8,6 +8,8 @@ production services differ only by environment variables. `.env.example` lists t
 
 from __future__ import annotations
 
+from datetime import timedelta
+from email.utils import parseaddr
 from pathlib import Path
 
 import django_stubs_ext
@@ -34,6 +36,14 @@ def env_flag(name: str, default: bool) -> bool:
     return raw in _TRUE
 
 
+def env_count(name: str, default: int, *, minimum: int) -> int:
+    """An integer setting with a floor: 0 failed logins or -5 minutes stop the start-up."""
+    value = env.int(name, default=default)
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {value}.")
+    return value
+
+
 DEBUG = env_flag("DEBUG", default=False)
 # A fixed development key is acceptable only when DEBUG is on; otherwise it must be given.
 SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-secret-key" if DEBUG else "")
@@ -55,6 +65,8 @@ INSTALLED_APPS = [
     "template_partials",
     "django_celery_beat",
     "django_cryptography",
+    "axes",
+    "csp",
     "portal",
     "clients",
     "certificates",
@@ -66,14 +78,19 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "portal.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "portal.middleware.ChosenLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.SessionIdleMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a refused login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -115,7 +132,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 # How many reverse proxies in front of the portal append to X-Forwarded-For. 0 trusts only
 # the socket address (REMOTE_ADDR); behind one proxy set 1, or every client shares its IP.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRUSTED_PROXY_COUNT = env_count("TRUSTED_PROXY_COUNT", default=0, minimum=0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -124,6 +141,27 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Login throttling (django-axes): failures are counted per account and, separately, per IP
+# address in the cache above (shared by every web process when CACHE_URL points at Redis),
+# so a lockout holds whichever worker answers the next try. A correct password during the
+# lockout is refused too; an office admin (staff list) or `manage.py axes_reset_username`
+# lifts it early.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "portal.throttling.AxesSharedCacheHandler"
+AXES_FAILURE_LIMIT = env_count("LOGIN_FAILURE_LIMIT", default=10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_count("LOGIN_LOCKOUT_MINUTES", default=15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "portal.throttling.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "portal.ratelimit.client_ip"
+AXES_RESET_ON_SUCCESS = True
+# The cache handler keeps no rows, so axes' admin pages would always be empty.
+AXES_ENABLE_ADMIN = False
+# Password-reset e-mails: at most this many per address and per IP address an hour.
+PASSWORD_RESET_EMAILS_PER_HOUR = env_count("PASSWORD_RESET_EMAILS_PER_HOUR", default=5, minimum=1)
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -189,14 +227,94 @@ KSEF_RATE_LIMIT_URL = env.str(
 KSEF_ENVIRONMENT = env.str("KSEF_ENVIRONMENT", default="simulator")
 KSEF_BASE_URL = env.str("KSEF_BASE_URL", default="http://127.0.0.1:8765/v2")
 
+# Error reports: who gets the e-mail about a server error, "Name <address>" or an address,
+# comma-separated. Empty: nobody (the error is still logged).
+ADMINS = []
+for _entry in env.list("ADMINS", default=[]):
+    _name, _address = parseaddr(_entry)
+    if "@" not in _address:
+        raise ImproperlyConfigured(f"ADMINS: {_entry!r} is not an e-mail address.")
+    ADMINS.append((_name or _address, _address))
+SERVER_EMAIL = env.str("SERVER_EMAIL", default="") or DEFAULT_FROM_EMAIL
+# Error pages and e-mails hide passwords, tokens and key files even with DEBUG on (Django's
+# own filter steps aside in DEBUG), and every log handler drops them from its records.
+DEFAULT_EXCEPTION_REPORTER = "portal.errorreports.SecretSafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.errorreports.SecretSafeExceptionReporterFilter"
+
+# Every handler carries the redacting filter: Django's own loggers are re-pointed at these
+# handlers, because handlers from Django's default configuration would bypass it.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "redact_secrets": {"()": "portal.errorreports.RedactSecretsFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "django.server": {
+            "()": "django.utils.log.ServerFormatter",
+            "format": "[{server_time}] {message}",
+            "style": "{",
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_secrets"],
+        },
+        "django.server": {
+            "class": "logging.StreamHandler",
+            "formatter": "django.server",
+            "filters": ["redact_secrets"],
+        },
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "filters": ["require_debug_false", "redact_secrets"],
+        },
+    },
+    "loggers": {
+        "django": {"handlers": ["mail_admins"], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
+# --- Transport security (all off by default for http://127.0.0.1; see README, Production) --
+SECURE_SSL_REDIRECT = env_flag("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env_count("SECURE_HSTS_SECONDS", default=0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_flag("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env_flag("SECURE_HSTS_PRELOAD", default=False)
 SESSION_COOKIE_SECURE = env_flag("SESSION_COOKIE_SECURE", default=False)
 CSRF_COOKIE_SECURE = env_flag("CSRF_COOKIE_SECURE", default=False)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# X-Forwarded-Proto is a header anyone can send: believe it only when a proxy of ours sits in
+# front (and overwrites it); otherwise a plain-http request could pass for https.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT > 0 else None
+
+# Sessions end when the browser closes, and after SESSION_IDLE_MINUTES without a request
+# (requests move the expiry on, at most once a minute: portal.middleware.SessionIdleMiddleware,
+# so only idleness ends a working session).
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env_flag("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=True)
+SESSION_IDLE_MINUTES = env_count("SESSION_IDLE_MINUTES", default=30, minimum=1)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+
+# Content-Security-Policy (django-csp): scripts and styles only from our own static files
+# (htmx is vendored by django-htmx), no inline script, no framing.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+# Pages that show credential data are never kept by the browser or a proxy cache: these URL
+# namespaces answer with Cache-Control: no-store (portal.middleware.NoStoreMiddleware).
+NO_STORE_URL_NAMESPACES = ["certificates", "expiry", "admin"]

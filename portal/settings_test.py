@@ -32,3 +32,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Django's test client logs in without a request, which django-axes refuses; the
+# throttling tests switch it on (tests/portal/test_throttling.py) with override_settings,
+# and the process they spawn with AXES_ENABLED=true.
+AXES_ENABLED = env_flag("AXES_ENABLED", default=False)  # noqa: F405

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from dashboard import views as dashboard_views
 from portal import views
+from portal.throttling import ThrottledPasswordResetView
 
 staff_patterns = [
     path("", views.staff_list, name="list"),
@@ -12,6 +13,7 @@ staff_patterns = [
     path("<int:pk>/invitation/", views.staff_resend_invitation, name="resend_invitation"),
     path("<int:pk>/deactivate/", views.staff_deactivate, name="deactivate"),
     path("<int:pk>/reactivate/", views.staff_reactivate, name="reactivate"),
+    path("<int:pk>/unlock/", views.staff_login_unlock, name="unlock"),
 ]
 audit_patterns = [
     path("", views.audit_log, name="list"),
@@ -24,6 +26,9 @@ urlpatterns = [
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
         name="login",
     ),
+    # The reset form sends a limited number of e-mails (portal.throttling); same path as
+    # Django's, listed first so it answers.
+    path("accounts/password_reset/", ThrottledPasswordResetView.as_view(), name="password_reset"),
     # login, logout (POST only), password change, and password reset; the reset-confirm
     # page is also where invited staff set their first password.
     path("accounts/", include("django.contrib.auth.urls")),

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from portal import services
+from portal import services, throttling
 from portal.access import ADMINS, MANAGERS, membership_of, role_required, scoped_get
 from portal.departure import departure_followup_url
 from portal.forms import AuditFilterForm, StaffCreateForm, StaffRoleForm
@@ -33,7 +33,11 @@ def staff_list(request: HtmxHttpRequest) -> HttpResponse:
     for member in staff:
         # What a departed person left behind (clients to hand over, grants to revoke).
         member.departure_url = None if member.is_active else departure_followup_url(member)  # type: ignore[attr-defined]
-    context = {"staff": staff, "roles": Membership.Role.choices}
+    context = {
+        "staff": staff,
+        "roles": Membership.Role.choices,
+        "locked": throttling.locked_usernames(m.user.username for m in staff),
+    }
     template = "portal/staff_list.html#staff-table" if request.htmx else "portal/staff_list.html"
     return render(request, template, context)
 
@@ -120,6 +124,18 @@ def staff_resend_invitation(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     return _staff_row_response(request, member, notice=notice)
 
 
+@require_POST
+@role_required(*ADMINS)
+def staff_login_unlock(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    membership = membership_of(request)
+    member = scoped_get(membership, Membership.objects.select_related("user"), pk=pk)
+    services.staff_login_unlock(membership=member, actor=membership)
+    notice = _("%(name)s może znowu się logować — blokadę po błędnych hasłach zdjęto.") % {
+        "name": member.display_name
+    }
+    return _staff_row_response(request, member, notice=notice)
+
+
 def _staff_row_response(
     request: HtmxHttpRequest, member: Membership, *, notice: str = "", error: str = ""
 ) -> HttpResponse:
@@ -130,6 +146,7 @@ def _staff_row_response(
             "roles": Membership.Role.choices,
             "row_notice": notice,
             "row_error": error,
+            "locked": throttling.locked_usernames([member.user.username]),
         }
         return render(request, "portal/staff_list.html#staff-row", context)
     if error:

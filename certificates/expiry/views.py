@@ -35,6 +35,7 @@ from clients.selectors import client_get
 from portal.access import ADMINS, ALL_ROLES, MANAGERS, membership_of, role_required
 from portal.http import HtmxHttpRequest, redirect_after_post
 from portal.models import Membership
+from portal.spreadsheet import spreadsheet_safe
 
 PAGE_SIZE = 50
 SORTABLE = ("expires", "client", "kind", "legal_form")
@@ -152,13 +153,6 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, f"{template}#results" if _wants_fragment(request) else template, context)
 
 
-def _csv_safe(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula gets a leading apostrophe (CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def _accountant_names(members: Any) -> str:
     return ", ".join(member.display_name for member in members)
 
@@ -190,7 +184,7 @@ def export_csv(request: HtmxHttpRequest) -> HttpResponse:
         )
         for client in expiry.clients_with_gap(office, filters, office_credentials):
             writer.writerow(
-                _csv_safe(value)
+                spreadsheet_safe(value)
                 for value in (
                     client.name,
                     client.nip,
@@ -219,7 +213,7 @@ def export_csv(request: HtmxHttpRequest) -> HttpResponse:
     for row in expiry.expiry_rows(expiry.expiring_credentials(office, filters, now=now), now=now):
         holder = row.credential.client
         writer.writerow(
-            _csv_safe(value)
+            spreadsheet_safe(value)
             for value in (
                 row.holder,
                 holder.nip if holder else office.nip,

@@ -140,7 +140,7 @@ def test_an_invalid_pesel_and_a_taken_login_are_explained_in_polish(
 
     body = response.content.decode()
     assert response.status_code == 200
-    assert "Ten login jest już zajęty — wybierz inny." in body
+    assert "Ten login jest niedostępny — wybierz inny" in body
     assert "PESEL ma błędną cyfrę kontrolną lub datę urodzenia." in body
     assert not Membership.objects.filter(user__email="natalia@biuro.example").exists()
 

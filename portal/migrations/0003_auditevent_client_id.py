@@ -13,7 +13,7 @@ def client_of_client_events(apps, schema_editor):  # type: ignore[no-untyped-def
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portal", "0001_initial"),
+        ("portal", "0002_auditevent_office_action_index"),
     ]
 
     operations = [

@@ -543,12 +543,15 @@ def _search_condition(text: str) -> Q:
 
     The first part (the numbers or either party of the invoice match) is what the
     invoice's trigram indexes find together (one bitmap OR on the invoice table); the
-    second keeps the rows where a party matched only as the counterparty, not as the
-    client itself. Both parts on the link's columns alone would be one condition across
-    two tables, which no index serves."""
+    second keeps the rows where a party matched as the counterparty, not as the client
+    itself. On a third-party or authorised-subject invoice the client is neither party,
+    so the search finds it by either (the counterparty filter: by the seller only).
+    Both parts on the link's columns alone would be one condition across two tables,
+    which no index serves."""
     numbers = Q(invoice__invoice_number__icontains=text) | Q(invoice__ksef_number__icontains=text)
     either = numbers | _party_match(text, INVOICE_PARTIES, search=True)
-    return either & (numbers | _party_match(text, [LINK_PARTY], search=True))
+    third = Q(subject_type__in=ROLE_SUBJECT_TYPES["third"])
+    return either & (numbers | _party_match(text, [LINK_PARTY], search=True) | third)
 
 
 def new_condition(

@@ -169,12 +169,7 @@ def seed() -> dict[str, Any]:
     def flush() -> None:
         stored = Invoice.objects.bulk_create([invoice for invoice, _ in batch])
         ClientInvoice.objects.bulk_create(
-            ClientInvoice(
-                client_id=client_id,
-                invoice_id=invoice.pk,
-                subject_type=subject_type,
-                issue_date=invoice.issue_date,
-            )
+            ClientInvoice.of(invoice, client_id=client_id, subject_type=subject_type)
             for invoice, (_, links) in zip(stored, batch, strict=True)
             for client_id, subject_type in links
         )

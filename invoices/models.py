@@ -82,8 +82,37 @@ class Invoice(models.Model):
         return f"{self.invoice_number} ({self.ksef_number})"
 
 
+# The columns a link copies from its invoice (link column: invoice column), for the lists'
+# filters, sorts and counts (invoices.browse.filters), which then need no join with the
+# invoice. A KSeF invoice never changes once stored, so the copies never go stale. The
+# counterparty is copied separately: it depends on the link's side (`counterparty_of`).
+LINK_COPIED_COLUMNS = {
+    "issue_date": "issue_date",
+    "invoicing_date": "invoicing_date",
+    "net_amount": "net_amount",
+    "vat_amount": "vat_amount",
+    "gross_amount": "gross_amount",
+    "currency": "currency",
+    "invoice_type": "invoice_type",
+    "form_code": "form_code",
+    "invoicing_mode": "invoicing_mode",
+    "has_attachment": "has_attachment",
+}
+
+
+def counterparty_of(invoice: Invoice, subject_type: str) -> tuple[str, str]:
+    """(NIP or other identifier, name) of the other party than the client: the buyer of a
+    sale (Subject1), the seller otherwise. A third party's or an authorised subject's
+    counterparty is the seller: the one who issued the invoice and always has a NIP (the
+    buyer may have none); the lists show, filter and search it as the counterparty."""
+    if subject_type == SubjectType.SUBJECT1:
+        return invoice.buyer_identifier, invoice.buyer_name
+    return invoice.seller_nip, invoice.seller_name
+
+
 class ClientInvoice(models.Model):
-    """One client's role in one invoice."""
+    """One client's role in one invoice, with copies of the invoice columns the lists
+    filter and sort on (`LINK_COPIED_COLUMNS`, the counterparty): build it with `of`."""
 
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="invoice_links")
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="client_links")
@@ -91,6 +120,18 @@ class ClientInvoice(models.Model):
     # Copied from the invoice: the lists of one client page through it by month.
     issue_date = models.DateField()
     stored_at = models.DateTimeField(auto_now_add=True)
+    # Copied from the invoice (see LINK_COPIED_COLUMNS and counterparty_of).
+    counterparty_nip = models.CharField(max_length=50, blank=True)
+    counterparty_name = models.CharField(max_length=512, blank=True)
+    invoicing_date = models.DateTimeField()
+    net_amount = models.DecimalField(max_digits=18, decimal_places=2)
+    vat_amount = models.DecimalField(max_digits=18, decimal_places=2)
+    gross_amount = models.DecimalField(max_digits=18, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    invoice_type = models.CharField(max_length=10)
+    form_code = models.CharField(max_length=20)
+    invoicing_mode = models.CharField(max_length=10)
+    has_attachment = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = _("faktura klienta")
@@ -107,10 +148,40 @@ class ClientInvoice(models.Model):
             # The office-wide list, newest first, and its "new since I last looked".
             models.Index(fields=["-issue_date", "-id"], name="client_invoice_newest_idx"),
             models.Index(fields=["stored_at"], name="client_invoice_stored_idx"),
+            # The wide filters and sorts on the copied columns (migration 0007; on
+            # PostgreSQL also trigram indexes for the counterparty's name and NIP).
+            models.Index(
+                fields=["counterparty_nip", "client"], name="client_invoice_party_nip_idx"
+            ),
+            models.Index(fields=["gross_amount"], name="client_invoice_gross_idx"),
+            models.Index(fields=["net_amount"], name="client_invoice_net_idx"),
+            models.Index(fields=["invoicing_date"], name="client_invoice_ksef_date_idx"),
+            models.Index(fields=["invoice_type", "subject_type"], name="client_invoice_type_idx"),
+            # The FA_RR and PEF groups' `form_code LIKE 'FA_RR%'` (opclass: PostgreSQL's
+            # prefix LIKE under a non-C collation; ignored elsewhere).
+            models.Index(
+                fields=["form_code"],
+                name="client_invoice_form_idx",
+                opclasses=["varchar_pattern_ops"],
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.client_id}/{self.subject_type}/{self.invoice_id}"
+
+    @classmethod
+    def of(cls, invoice: Invoice, *, client_id: int, subject_type: str) -> ClientInvoice:
+        """The link of a client to an invoice (stored or not: `invoice_id` is the invoice's
+        pk, which the caller may set on the link instead), its copied columns filled."""
+        nip, name = counterparty_of(invoice, subject_type)
+        return cls(
+            client_id=client_id,
+            invoice_id=invoice.pk,
+            subject_type=subject_type,
+            counterparty_nip=nip,
+            counterparty_name=name,
+            **{field: getattr(invoice, column) for field, column in LINK_COPIED_COLUMNS.items()},
+        )
 
 
 class OfficeSyncSettings(models.Model):

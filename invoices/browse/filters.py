@@ -26,7 +26,15 @@ not applied, the rest still are):
     sort          a column of SORTS, "-" for descending; ties are broken by id
 
 The counterparty is the other party than the client: the seller of a purchase, the
-buyer of a sale; on a third-party or authorised-subject invoice either of them.
+buyer of a sale, and the seller (the issuer) of a third-party or authorised-subject
+invoice (`invoices.models.counterparty_of`).
+
+Every filter, sort and count reads the link's own copies of the invoice's columns
+(`ClientInvoice.counterparty_nip`, `gross_amount`, `invoice_type`...: see
+`invoices.models.LINK_COPIED_COLUMNS`), so a filter that matches thousands of rows is
+counted and paged without joining each of them to its invoice; only the page's rows are
+joined (`with_list_columns`). The free-text search still reads the invoice's number and
+KSeF number, and narrows by the invoice's trigram indexes first (`_search_condition`).
 """
 
 from __future__ import annotations
@@ -43,8 +51,6 @@ from typing import Any
 from django import forms
 from django.db.models import (
     BooleanField,
-    Case,
-    CharField,
     Count,
     ExpressionWrapper,
     F,
@@ -52,7 +58,6 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Value,
-    When,
 )
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
@@ -85,16 +90,15 @@ ROLE_OF_SUBJECT_TYPE = {st: role for role, types in ROLE_SUBJECT_TYPES.items() f
 # are FA forms; VatRr, KorVatRr are FA_RR; VatPef, VatPefSp, KorPef are PEF. A correction
 # of an advance invoice is both a correction and an advance invoice.
 CORRECTION_TYPES = ("Kor", "KorZal", "KorRoz", "KorVatRr", "KorPef")
+# On the link's copies of the invoice's type and form code.
 TYPE_GROUPS: dict[str, Q] = {
-    "vat": Q(invoice__invoice_type="Vat"),
-    "correction": Q(invoice__invoice_type__in=CORRECTION_TYPES),
-    "advance": Q(invoice__invoice_type__in=("Zal", "KorZal")),
-    "settlement": Q(invoice__invoice_type__in=("Roz", "KorRoz")),
-    "simplified": Q(invoice__invoice_type="Upr"),
-    "fa_rr": Q(invoice__invoice_type__in=("VatRr", "KorVatRr"))
-    | Q(invoice__form_code__startswith="FA_RR"),
-    "pef": Q(invoice__invoice_type__in=("VatPef", "VatPefSp", "KorPef"))
-    | Q(invoice__form_code__startswith="PEF"),
+    "vat": Q(invoice_type="Vat"),
+    "correction": Q(invoice_type__in=CORRECTION_TYPES),
+    "advance": Q(invoice_type__in=("Zal", "KorZal")),
+    "settlement": Q(invoice_type__in=("Roz", "KorRoz")),
+    "simplified": Q(invoice_type="Upr"),
+    "fa_rr": Q(invoice_type__in=("VatRr", "KorVatRr")) | Q(form_code__startswith="FA_RR"),
+    "pef": Q(invoice_type__in=("VatPef", "VatPefSp", "KorPef")) | Q(form_code__startswith="PEF"),
 }
 TYPE_CHOICES = [
     ("vat", _("VAT (podstawowe)")),
@@ -123,20 +127,21 @@ TYPE_LABELS = {
 MODE_VALUES = {"online": "Online", "offline": "Offline"}
 
 # Sort keys and their columns; every order ends with the row's id in the same direction.
+# All but the invoice's numbers and the client's name are the link's own copies.
 SORTS: dict[str, str] = {
-    "issue_date": "issue_date",  # ClientInvoice's copy: indexed with client and role
-    "ksef_date": "invoice__invoicing_date",
+    "issue_date": "issue_date",  # indexed with client and role
+    "ksef_date": "invoicing_date",
     "number": "invoice__invoice_number",
     "ksef_number": "invoice__ksef_number",
     "counterparty": "counterparty_name",
     "client": "client__name",
     "role": "subject_type",
-    "type": "invoice__invoice_type",
-    "mode": "invoice__invoicing_mode",
-    "net": "invoice__net_amount",
-    "vat": "invoice__vat_amount",
-    "gross": "invoice__gross_amount",
-    "currency": "invoice__currency",
+    "type": "invoice_type",
+    "mode": "invoicing_mode",
+    "net": "net_amount",
+    "vat": "vat_amount",
+    "gross": "gross_amount",
+    "currency": "currency",
     "stored": "stored_at",
 }
 DEFAULT_SORT = "-issue_date"
@@ -414,24 +419,17 @@ def select(
         if role
         else new_condition(membership, client=client, role="", known=known)
     )
-    every_tab = scope.filter(_conditions(data, role=""))
-    if role:
-        links = scope.filter(subject_type__in=ROLE_SUBJECT_TYPES[role])
-        links = links.filter(_conditions(data, role=role))
-    else:
-        links = every_tab
+    every_tab = scope.filter(_conditions(data))
+    links = every_tab.filter(subject_type__in=ROLE_SUBJECT_TYPES[role]) if role else every_tab
     if data.get("new"):
         every_tab = every_tab.filter(reduce(operator.or_, new_by_role.values()))
         links = links.filter(new_here)
     sort = data.get("sort") or DEFAULT_SORT
     is_new = ExpressionWrapper(new_here, output_field=BooleanField())
-    ordered = links
-    if sort.removeprefix("-") == "counterparty":
-        ordered = ordered.annotate(counterparty_name=_counterparty("seller_name", "buyer_name"))
     return Selection(
         form=form,
         links=with_list_columns(links).annotate(is_new=is_new).order_by(*sort_order(sort)),
-        ordered=ordered.order_by(*sort_order(sort)),
+        ordered=links.order_by(*sort_order(sort)),
         every_tab=every_tab,
         new_by_role=new_by_role,
         role=role,
@@ -452,23 +450,9 @@ def visible_links(
 
 
 def with_list_columns(links: QuerySet[ClientInvoice]) -> QuerySet[ClientInvoice]:
-    """The invoice and client of each row, without the XML and metadata, and the
-    counterparty's name and NIP (`counterparty_name`, `counterparty_nip`)."""
-    return (
-        links.select_related("invoice", "client")
-        .defer("invoice__xml", "invoice__metadata")
-        .annotate(counterparty_name=_counterparty("seller_name", "buyer_name"))
-        .annotate(counterparty_nip=_counterparty("seller_nip", "buyer_identifier"))
-    )
-
-
-def _counterparty(seller_column: str, buyer_column: str) -> Case:
-    """The other party than the client: the buyer of a sale, otherwise the seller."""
-    return Case(
-        When(subject_type=SubjectType.SUBJECT1, then=F(f"invoice__{buyer_column}")),
-        default=F(f"invoice__{seller_column}"),
-        output_field=CharField(),
-    )
+    """The invoice and client of each row, without the XML and metadata (the
+    counterparty's name and NIP are the link's own `counterparty_name`, `counterparty_nip`)."""
+    return links.select_related("invoice", "client").defer("invoice__xml", "invoice__metadata")
 
 
 def sort_order(sort: str) -> list[Any]:
@@ -479,35 +463,33 @@ def sort_order(sort: str) -> list[Any]:
     return [F(column).asc(), F("pk").asc()]
 
 
-def _conditions(data: Mapping[str, Any], *, role: str) -> Q:
+def _conditions(data: Mapping[str, Any]) -> Q:
     condition = Q()
-    date_column = "invoice__invoicing_date" if data.get("date_field") == "ksef" else "issue_date"
+    date_column = "invoicing_date" if data.get("date_field") == "ksef" else "issue_date"
     for start, end in filter(
         None, [(data.get("date_from"), data.get("date_to")), data.get("month")]
     ):
         condition &= _date_range(date_column, start, end)
     if data.get("counterparty"):
-        condition &= _party_condition(data["counterparty"], role=role, search=False)
-    amount_column = (
-        "invoice__net_amount" if data.get("amount_field") == "net" else "invoice__gross_amount"
-    )
+        condition &= _party_match(data["counterparty"], [LINK_PARTY], search=False)
+    amount_column = "net_amount" if data.get("amount_field") == "net" else "gross_amount"
     if data.get("amount_min") is not None:
         condition &= Q(**{f"{amount_column}__gte": data["amount_min"]})
     if data.get("amount_max") is not None:
         condition &= Q(**{f"{amount_column}__lte": data["amount_max"]})
     if data.get("currency"):
-        condition &= Q(invoice__currency=data["currency"])
+        condition &= Q(currency=data["currency"])
     if data.get("type"):
         groups = Q()
         for group in data["type"]:
             groups |= TYPE_GROUPS[group]
         condition &= groups
     if data.get("mode"):
-        condition &= Q(invoice__invoicing_mode=MODE_VALUES[data["mode"]])
+        condition &= Q(invoicing_mode=MODE_VALUES[data["mode"]])
     if data.get("attachment"):
-        condition &= Q(invoice__has_attachment=True)
+        condition &= Q(has_attachment=True)
     if data.get("q"):
-        condition &= _search_condition(data["q"], role=role)
+        condition &= _search_condition(data["q"])
     return condition
 
 
@@ -531,15 +513,13 @@ def _start_of_day(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time.min, tzinfo=timezone.get_default_timezone())
 
 
-def _party_columns(role: str) -> Sequence[tuple[str, str]]:
-    """(NIP column, name column) of the counterparty of a role; "" role: both parties."""
-    seller = ("invoice__seller_nip", "invoice__seller_name")
-    buyer = ("invoice__buyer_identifier", "invoice__buyer_name")
-    if role == "purchases":
-        return [seller]
-    if role == "sales":
-        return [buyer]
-    return [seller, buyer]
+# (NIP column, name column) of the counterparty: the link's copies, and the invoice's
+# parties (either of which may be the counterparty), which the search narrows by first.
+LINK_PARTY = ("counterparty_nip", "counterparty_name")
+INVOICE_PARTIES = [
+    ("invoice__seller_nip", "invoice__seller_name"),
+    ("invoice__buyer_identifier", "invoice__buyer_name"),
+]
 
 
 def _party_match(text: str, columns: Sequence[tuple[str, str]], *, search: bool) -> Q:
@@ -558,27 +538,20 @@ def _party_match(text: str, columns: Sequence[tuple[str, str]], *, search: bool)
     return match
 
 
-def _party_condition(text: str, *, role: str, search: bool) -> Q:
-    """The counterparty of each row matches: the seller of a purchase, the buyer of a
-    sale, either on a third-party invoice."""
-    if role:
-        return _party_match(text, _party_columns(role), search=search)
-    # Every role: the first part (either party matches) lets the database use the invoice
-    # columns' indexes; the second keeps the rows where the match is the counterparty, not
-    # the client itself, so each row is chosen exactly as its own role's list chooses it.
-    either = _party_match(text, _party_columns(""), search=search)
-    by_role = Q()
-    for each_role, subject_types in ROLE_SUBJECT_TYPES.items():
-        by_role |= Q(subject_type__in=subject_types) & _party_match(
-            text, _party_columns(each_role), search=search
-        )
-    return either & by_role
+def _search_condition(text: str) -> Q:
+    """The invoice number, the KSeF number, or the counterparty's name or NIP.
 
-
-def _search_condition(text: str, *, role: str) -> Q:
-    """The invoice number, the KSeF number, or the counterparty's name or NIP."""
-    condition = Q(invoice__invoice_number__icontains=text) | Q(invoice__ksef_number__icontains=text)
-    return condition | _party_condition(text, role=role, search=True)
+    The first part (the numbers or either party of the invoice match) is what the
+    invoice's trigram indexes find together (one bitmap OR on the invoice table); the
+    second keeps the rows where a party matched as the counterparty, not as the client
+    itself. On a third-party or authorised-subject invoice the client is neither party,
+    so the search finds it by either (the counterparty filter: by the seller only).
+    Both parts on the link's columns alone would be one condition across two tables,
+    which no index serves."""
+    numbers = Q(invoice__invoice_number__icontains=text) | Q(invoice__ksef_number__icontains=text)
+    either = numbers | _party_match(text, INVOICE_PARTIES, search=True)
+    third = Q(subject_type__in=ROLE_SUBJECT_TYPES["third"])
+    return either & (numbers | _party_match(text, [LINK_PARTY], search=True) | third)
 
 
 def new_condition(

@@ -265,15 +265,12 @@ def _link(client_id: int, subject_type: str, batch: list[Invoice], ids: dict[str
     """Link every invoice of the batch to the client; the number of links that are new.
 
     The unique (client, invoice, subject type) constraint skips the links that exist (the
-    boundary records of the previous package), so no query looks for them first.
+    boundary records of the previous package), so no query looks for them first. Each
+    link carries the copies of its invoice's list columns (`ClientInvoice.of`).
     """
-    links = [
-        ClientInvoice(
-            client_id=client_id,
-            invoice_id=ids[invoice.ksef_number],
-            subject_type=subject_type,
-            issue_date=invoice.issue_date,
-        )
-        for invoice in batch
-    ]
+    links = []
+    for invoice in batch:
+        link = ClientInvoice.of(invoice, client_id=client_id, subject_type=subject_type)
+        link.invoice_id = ids[invoice.ksef_number]  # the batch's invoices have no pk
+        links.append(link)
     return _insert_new(links, copy=False)

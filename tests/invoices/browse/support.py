@@ -73,9 +73,8 @@ def make_invoice(
         **fields,
     }
     invoice = Invoice.objects.create(**values)
-    link = ClientInvoice.objects.create(
-        client=client, invoice=invoice, subject_type=subject_type, issue_date=issue_date
-    )
+    link = ClientInvoice.of(invoice, client_id=client.pk, subject_type=subject_type)
+    link.save()
     if stored_at is not None:  # auto_now_add: set afterwards
         ClientInvoice.objects.filter(pk=link.pk).update(stored_at=stored_at)
         link.stored_at = stored_at
@@ -84,12 +83,9 @@ def make_invoice(
 
 def link_also(link: ClientInvoice, client: Client, subject_type: str) -> ClientInvoice:
     """The same invoice linked to a second client (an invoice between two clients)."""
-    return ClientInvoice.objects.create(
-        client=client,
-        invoice=link.invoice,
-        subject_type=subject_type,
-        issue_date=link.invoice.issue_date,
-    )
+    also = ClientInvoice.of(link.invoice, client_id=client.pk, subject_type=subject_type)
+    also.save()
+    return also
 
 
 def make_invoices(client: Client, count: int, subject_type: str = "Subject2") -> None:
@@ -129,12 +125,7 @@ def make_invoices(client: Client, count: int, subject_type: str = "Subject2") ->
     stored = Invoice.objects.bulk_create(invoices, batch_size=500)
     ClientInvoice.objects.bulk_create(
         [
-            ClientInvoice(
-                client=client,
-                invoice=invoice,
-                subject_type=subject_type,
-                issue_date=invoice.issue_date,
-            )
+            ClientInvoice.of(invoice, client_id=client.pk, subject_type=subject_type)
             for invoice in stored
         ],
         batch_size=500,

@@ -463,3 +463,44 @@ def test_counts_past_the_limit_are_lower_bounds(manager, client_company, monkeyp
     exact = _select(manager, "role=sales").counts()
     assert not exact.exact  # the tabs count every role
     assert _select(manager, "role=sales", client=client_company).counts().rows["sales"] <= 3
+
+
+def test_a_third_party_invoices_counterparty_is_its_seller_and_the_search_finds_either(
+    manager, client_company
+):
+    """On a Subject3 row the client is neither party: the filter and the column take the
+    seller (the link's copy); the free-text search finds the row by either party."""
+    third = make_invoice(
+        client_company, "Subject3", counterparty_nip="5261040828", counterparty_name="Orlen S.A."
+    )
+    buyer = third.invoice.buyer_name  # the test data's buyer: the client's name
+    assert _pick(manager, "counterparty=orlen&role=third") == {third.pk}
+    assert _pick(manager, "counterparty=5261040828") == {third.pk}
+    assert _pick(manager, f"counterparty={buyer}") == set()
+    assert _pick(manager, f"q={buyer}") == {third.pk}
+    assert _pick(manager, "q=orlen") == {third.pk}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "counterparty=5261040828",
+        "counterparty=orlen",
+        "amount_min=100&amount_max=2000&amount_field=net",
+        "role=purchases&type=correction&type=fa_rr&mode=online&currency=PLN&attachment=1",
+        "date_field=ksef&date_from=2026-03-01&sort=-gross",
+        "sort=counterparty",
+        "sort=ksef_date",
+    ],
+)
+def test_the_wide_filters_count_and_order_without_joining_the_invoices(
+    manager, client_company, query
+):  # type: ignore[no-untyped-def]
+    """The point of the link's copies: counting and picking a page's ids read the links
+    only (the page then joins its own 50 rows)."""
+    make_invoice(client_company, counterparty_nip="5261040828", counterparty_name="Orlen S.A.")
+    selection = _select(manager, query)
+    for queryset in (selection.every_tab, selection.ordered):
+        assert "invoices_invoice" not in str(queryset.query)
+    assert "invoices_invoice" in str(selection.links.query)  # the page's columns
+    assert selection.counts().rows[""] >= 0

@@ -111,9 +111,7 @@ def store(
         xml=xml,
         size=len(xml),
     )
-    ClientInvoice.objects.create(
-        client=client, invoice=invoice, subject_type=subject_type, issue_date=issue_date
-    )
+    ClientInvoice.of(invoice, client_id=client.pk, subject_type=subject_type).save()
     return invoice
 
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from invoices.documents.corrections import corrections_index
+from invoices.models import ClientInvoice
 from tests.factories import make_client, make_member
 from tests.invoices.documents.support import store_sample
 
@@ -112,9 +113,8 @@ def test_the_page_lists_only_the_clients_the_member_sees(
     stored, office, accountant, manager, login
 ):  # type: ignore[no-untyped-def]
     other = make_client(office, name="Hurtownia Obca sp. z o.o.")
-    store_link = stored.invoice.client_links.create(
-        client=other, subject_type="Subject1", issue_date=stored.invoice.issue_date
-    )
+    store_link = ClientInvoice.of(stored.invoice, client_id=other.pk, subject_type="Subject1")
+    store_link.save()
     assert store_link.pk
     seen_by_accountant = (
         login(accountant).get(reverse("invoices:detail", args=[stored.invoice.pk])).content.decode()

@@ -108,3 +108,28 @@ def test_a_stored_correction_is_indexed_with_the_invoice_it_corrects(client):
         original.ksef_number,
         "FV/1",
     )
+
+
+def test_a_link_carries_its_invoices_list_columns_and_counterparty(client):
+    """The lists filter on the link's copies: the sync fills them as it links."""
+    sale, purchase = _invoice(1), _invoice(2)
+    purchase.invoice_type, purchase.form_code, purchase.has_attachment = "Kor", "FA (3)", True
+    store_invoices(client_id=client.pk, subject_type="Subject1", invoices=[sale])
+    store_invoices(client_id=client.pk, subject_type="Subject2", invoices=[purchase])
+    as_seller = ClientInvoice.objects.get(subject_type="Subject1")
+    as_buyer = ClientInvoice.objects.get(subject_type="Subject2")
+    assert (as_seller.counterparty_nip, as_seller.counterparty_name) == ("7010002137", "Nabywca")
+    assert (as_buyer.counterparty_nip, as_buyer.counterparty_name) == ("5265877635", "Sprzedawca")
+    assert (as_buyer.gross_amount, as_buyer.net_amount, as_buyer.vat_amount) == (
+        Decimal("123.00"),
+        Decimal("100.00"),
+        Decimal("23.00"),
+    )
+    assert (as_buyer.invoice_type, as_buyer.invoicing_mode, as_buyer.has_attachment) == (
+        "Kor",
+        "Online",
+        True,
+    )
+    copied = (as_buyer.currency, as_buyer.form_code, as_buyer.invoicing_date)
+    assert copied == ("PLN", "FA (3)", WHEN)
+    assert as_seller.has_attachment is False

@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint typecheck pytest venv chromium messages clean
+.PHONY: demo test lint typecheck pytest venv system-packages messages clean
 
 venv: $(STAMP)
 
@@ -21,11 +21,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-# Browser tests drive the system Chromium from Debian's package; never a downloaded browser.
-chromium:
-	@command -v chromium >/dev/null || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+# System packages, from Debian's own repositories: Chromium for the browser tests (never a
+# downloaded browser), and Pango, HarfBuzz's subsetter and fonts with Polish glyphs for
+# WeasyPrint's invoice PDFs.
+SYSTEM_PACKAGES := chromium libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core
+
+system-packages:
+	@missing="$$(for p in $(SYSTEM_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done)"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 lint: venv
 	$(BIN)/ruff check .
@@ -34,12 +40,12 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy .
 
-pytest: venv chromium
+pytest: venv system-packages
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
-demo: venv
+demo: venv system-packages
 	./scripts/demo.sh
 
 clean:

@@ -231,6 +231,47 @@ class SyncCursor(models.Model):
         )
 
 
+class InvoiceListVisit(models.Model):
+    """When one member last looked at one invoice list: "new since I last looked".
+
+    A scope is a client's tab (`client` and `role`: purchases, sales, third) or the office-wide
+    list (no client, role ""). `last_seen_at` moves on every view of the scope. A view after
+    a pause of more than `invoices.browse.services.SESSION_GAP` starts a new look: `baseline`
+    becomes the previous `last_seen_at`, and an invoice is new when the portal stored its
+    link after `baseline`. Within one look (filtering, paging, reloading) the baseline
+    stays put, so the new rows do not vanish while the member works through them.
+    """
+
+    membership = models.ForeignKey(
+        "portal.Membership", on_delete=models.CASCADE, related_name="invoice_list_visits"
+    )
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    role = models.CharField(max_length=10, blank=True)
+    baseline = models.DateTimeField(null=True, blank=True)  # None: never looked before
+    last_seen_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("ostatnie przejrzenie listy faktur")
+        verbose_name_plural = _("ostatnie przejrzenia list faktur")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership", "client", "role"],
+                condition=models.Q(client__isnull=False),
+                name="invoice_list_visit_client_once",
+            ),
+            models.UniqueConstraint(
+                fields=["membership", "role"],
+                condition=models.Q(client__isnull=True),
+                name="invoice_list_visit_office_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.membership_id}/{self.client_id or 'office'}/{self.role}"
+
+
 class ExportJob(models.Model):
     """A bulk download of a filtered invoice list, prepared in the background.
 

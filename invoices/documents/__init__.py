@@ -1,0 +1,1 @@
+"""The invoice document: the stored XML parsed into a view model and rendered (HTML, PDF)."""

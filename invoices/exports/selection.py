@@ -18,9 +18,11 @@ CHUNK_SIZE = 200
 
 
 def link_chunks(
-    links: QuerySet[ClientInvoice], *, size: int = CHUNK_SIZE
+    links: QuerySet[ClientInvoice], *, size: int | None = None
 ) -> Iterator[list[ClientInvoice]]:
-    """The links in the list's order, `size` at a time, with client and invoice columns."""
+    """The links in the list's order, `size` (CHUNK_SIZE) at a time, with client and
+    invoice columns."""
+    size = size or CHUNK_SIZE
     rows = links.select_related("client", "invoice").defer("invoice__xml", "invoice__metadata")
     batch: list[ClientInvoice] = []
     for link in rows.iterator(chunk_size=size):

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from invoices.exports.amounts import CorrectedRef, register_facts
-from ksef_simulator.bulk import FA2_NAMESPACE, FA3_NAMESPACE, _templates
 from ksef.identifiers import is_valid_ksef_number
+from ksef_simulator.bulk import FA2_NAMESPACE, FA3_NAMESPACE, _templates
 from tests.invoices.exports.support import ksef_number, sample_xml
 
 

@@ -8,7 +8,14 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from invoices.models import ClientInvoice, Invoice, InvoiceSyncState, OfficeSyncSettings, SyncCursor
+from invoices.models import (
+    ClientInvoice,
+    Invoice,
+    InvoiceCorrection,
+    InvoiceSyncState,
+    OfficeSyncSettings,
+    SyncCursor,
+)
 
 
 class ReadOnly(admin.ModelAdmin[Any]):
@@ -58,3 +65,13 @@ class InvoiceSyncStateAdmin(admin.ModelAdmin[InvoiceSyncState]):
 @admin.register(OfficeSyncSettings)
 class OfficeSyncSettingsAdmin(admin.ModelAdmin[OfficeSyncSettings]):
     list_display = ("office", "backfill_from", "updated_at")
+
+
+@admin.register(InvoiceCorrection)
+class InvoiceCorrectionAdmin(ReadOnly):
+    """The corrections index: rebuilt by `manage.py index_corrections`, never edited."""
+
+    list_display = ("correction", "position", "corrected_ksef_number", "corrected_number")
+    search_fields = ("correction__ksef_number", "corrected_ksef_number", "corrected_number")
+    list_select_related = ("correction",)
+    raw_id_fields = ("correction",)

@@ -231,6 +231,38 @@ class SyncCursor(models.Model):
         )
 
 
+class InvoiceCorrection(models.Model):
+    """One invoice a correction invoice corrects, as the correction names it
+    (`DaneFaKorygowanej` of FA/FA_RR, `BillingReference` of PEF).
+
+    Kept by KSeF number, not as a foreign key: the corrected invoice may reach the portal
+    after its correction, or never (issued outside KSeF, or for a client the office does
+    not serve), and the link appears by itself when it does. Filled by
+    `invoices.documents.corrections.corrections_index`.
+    """
+
+    correction = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="corrected_references"
+    )
+    position = models.PositiveSmallIntegerField()  # 1, 2... in the correction's order
+    corrected_ksef_number = models.CharField(_("numer KSeF faktury korygowanej"), max_length=40, blank=True)
+    corrected_number = models.CharField(_("numer faktury korygowanej"), max_length=256, blank=True)
+    corrected_issue_date = models.DateField(_("data wystawienia faktury korygowanej"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("faktura korygowana")
+        verbose_name_plural = _("faktury korygowane")
+        constraints = [
+            models.UniqueConstraint(fields=["correction", "position"], name="invoice_correction_once")
+        ]
+        indexes = [
+            models.Index(fields=["corrected_ksef_number"], name="invoice_corrected_ksef_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.correction_id} -> {self.corrected_ksef_number or self.corrected_number}"
+
+
 class InvoiceListVisit(models.Model):
     """When one member last looked at one invoice list: "new since I last looked".
 

@@ -8,6 +8,8 @@ existence of another office's invoice is never revealed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 
@@ -30,3 +32,32 @@ def invoice_get(membership: Membership, pk: int) -> Invoice:
         return invoices_visible_to(membership).get(pk=pk)
     except Invoice.DoesNotExist as exc:
         raise Http404 from exc
+
+
+def invoice_links(membership: Membership, invoice: Invoice) -> list[ClientInvoice]:
+    """Which of the member's clients the invoice concerns, and as which side."""
+    return list(
+        ClientInvoice.objects.filter(invoice=invoice, client__in=clients_visible_to(membership))
+        .select_related("client")
+        .order_by("client__name", "subject_type")
+    )
+
+
+def invoices_by_ksef_number(membership: Membership, ksef_numbers: Iterable[str]) -> dict[str, int]:
+    """KSeF number -> pk of the named invoices the member may see (the others are absent)."""
+    numbers = {number for number in ksef_numbers if number}
+    if not numbers:
+        return {}
+    rows = invoices_visible_to(membership).filter(ksef_number__in=numbers)
+    return dict(rows.values_list("ksef_number", "pk"))
+
+
+def corrections_of(membership: Membership, invoice: Invoice) -> list[Invoice]:
+    """The correction invoices the member may see that name `invoice` as corrected."""
+    return list(
+        invoices_visible_to(membership)
+        .filter(corrected_references__corrected_ksef_number=invoice.ksef_number)
+        .only("pk", "ksef_number", "invoice_number", "issue_date")
+        .distinct()
+        .order_by("issue_date", "pk")
+    )

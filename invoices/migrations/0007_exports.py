@@ -44,6 +44,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('clients', '0006_grants_moved_to_grants_app'),
+        ('invoices', '0005_invoice_correction'),
         ('invoices', '0006_invoice_lists'),
         ('portal', '0001_initial'),
         ('django_celery_beat', '0019_alter_periodictasks_options'),

@@ -217,3 +217,18 @@ def test_every_row_of_the_register_is_one_client_link(manager, office, client_co
     rows = list(registers.register_rows(_links(manager)))
     assert sorted(row[2] for row in rows) == ["sprzedaż", "zakup"]
     assert ClientInvoice.objects.count() == 2
+
+
+def test_the_zip_carries_the_real_pdf_of_each_invoice(manager, client_company, tmp_path):
+    import pypdf
+
+    link = sample_link(client_company, "mf-fa3-example-01.xml")
+    path = tmp_path / "faktury.zip"
+    archive.archive_file(path, _links(manager))  # the portal's own render_pdf
+    with zipfile.ZipFile(path) as zf:
+        data = zf.read(f"{link.invoice.ksef_number}.pdf")
+        assert zf.getinfo(f"{link.invoice.ksef_number}.pdf").compress_type == zipfile.ZIP_STORED
+    reader = pypdf.PdfReader(io.BytesIO(data))
+    text = " ".join(page.extract_text() for page in reader.pages)
+    assert link.invoice.ksef_number in text.replace("\n", "")
+    assert "FV2026/02/150" in text  # the number the document itself carries

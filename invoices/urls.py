@@ -1,11 +1,13 @@
 from django.urls import path
 
-from invoices import document_views, export_views, views
+from invoices import document_views, export_views, list_views, views
 from invoices.digest import views as digest_views
 
 app_name = "invoices"
 
 urlpatterns = [
+    path("", list_views.invoice_list, name="list"),
+    path("clients/<int:pk>/", list_views.client_invoices, name="client"),
     path("clients/<int:pk>/sync/", views.client_sync, name="client_sync"),
     path("clients/<int:pk>/sync/now/", views.client_sync_now, name="client_sync_now"),
     path(

@@ -41,7 +41,19 @@ from functools import reduce
 from typing import Any
 
 from django import forms
-from django.db.models import Case, CharField, F, Q, QuerySet, Subquery, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    CharField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 from django.utils import timezone
@@ -134,8 +146,9 @@ SEARCH_MIN_LENGTH = 3
 SEARCH_MAX_LENGTH = 100
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
 _NIP_LIKE = re.compile(r"^\d{3,10}$")
-# "Never looked": every stored row is new.
-_BEFORE_EVERYTHING = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+# No earlier look: nothing is new yet (a member's first visit would otherwise mark every
+# invoice of the office new, which tells nothing).
+_AFTER_EVERYTHING = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 
 # --- The form -------------------------------------------------------------------------------
 
@@ -314,12 +327,37 @@ def filter_form(
 
 @dataclass(frozen=True)
 class Selection:
-    """What a list shows: the validated form (values and errors) and its rows."""
+    """What a list shows: the validated form (values and errors), its rows, and the same
+    filters over every role for the tabs' counts."""
 
     form: InvoiceFilterForm
     links: QuerySet[ClientInvoice]
+    every_role: QuerySet[ClientInvoice]  # unsorted, no list columns
+    membership: Membership
+    client: Client | None
     role: str  # "" for every role
     sort: str
+
+    @property
+    def narrowed(self) -> bool:
+        """Whether any filter or search narrows the list (the role tab does not)."""
+        data = self.form.cleaned_data
+        return any(
+            value not in (None, "", [], False)
+            for key, value in data.items()
+            if key not in ("role", "sort", "date_field", "amount_field")
+        )
+
+    def counts(self) -> dict[str, int]:
+        """Rows per role, and per role those new since the last look, in one query:
+        {"purchases": .., "sales": .., "third": .., "new_purchases": .., ...}."""
+        aggregates: dict[str, Count] = {}
+        for role, subject_types in ROLE_SUBJECT_TYPES.items():
+            in_role = Q(subject_type__in=subject_types)
+            aggregates[role] = Count("pk", filter=in_role)
+            new = new_condition(self.membership, client=self.client, role=role)
+            aggregates[f"new_{role}"] = Count("pk", filter=in_role & new)
+        return self.every_role.aggregate(**aggregates)
 
 
 def filtered_links(
@@ -341,25 +379,47 @@ def select(
     form = filter_form(params, client=client)
     data = form.cleaned_data
     role = data.get("role") or ""
-    links = base_links(membership, client=client, client_pk=data.get("client"))
+    scope = visible_links(membership, client=client, client_pk=data.get("client"))
+    # Every role: the tabs count it. The conditions of one role name only that role's
+    # counterparty columns (simpler for the database) and select the same rows.
+    every_role = scope.filter(_conditions(data, role=""))
+    links = scope
     if role:
         links = links.filter(subject_type__in=ROLE_SUBJECT_TYPES[role])
     links = links.filter(_conditions(data, role=role))
     if data.get("new"):
+        every_role = every_role.filter(new_condition(membership, client=client, role=""))
         links = links.filter(new_condition(membership, client=client, role=role))
     sort = data.get("sort") or DEFAULT_SORT
-    return Selection(form=form, links=links.order_by(*sort_order(sort)), role=role, sort=sort)
+    is_new = ExpressionWrapper(
+        new_condition(membership, client=client, role=role), output_field=BooleanField()
+    )
+    return Selection(
+        form=form,
+        links=with_list_columns(links).annotate(is_new=is_new).order_by(*sort_order(sort)),
+        every_role=every_role,
+        membership=membership,
+        client=client,
+        role=role,
+        sort=sort,
+    )
 
 
-def base_links(
+def visible_links(
     membership: Membership, *, client: Client | None = None, client_pk: int | None = None
 ) -> QuerySet[ClientInvoice]:
-    """Every row the member may see (one client's, when given), with the list's columns."""
+    """Every row the member may see (one client's, when given)."""
     links = ClientInvoice.objects.filter(client__in=clients_visible_to(membership))
     if client is not None:
-        links = links.filter(client=client)
-    elif client_pk:
-        links = links.filter(client_id=client_pk)
+        return links.filter(client=client)
+    if client_pk:
+        return links.filter(client_id=client_pk)
+    return links
+
+
+def with_list_columns(links: QuerySet[ClientInvoice]) -> QuerySet[ClientInvoice]:
+    """The invoice and client of each row, without the XML and metadata, and the
+    counterparty's name and NIP (`counterparty_name`, `counterparty_nip`)."""
     return (
         links.select_related("invoice", "client")
         .defer("invoice__xml", "invoice__metadata")
@@ -393,7 +453,7 @@ def _conditions(data: Mapping[str, Any], *, role: str) -> Q:
     ):
         condition &= _date_range(date_column, start, end)
     if data.get("counterparty"):
-        condition &= _counterparty_condition(data["counterparty"], role=role)
+        condition &= _party_condition(data["counterparty"], role=role, search=False)
     amount_column = (
         "invoice__net_amount" if data.get("amount_field") == "net" else "invoice__gross_amount"
     )
@@ -460,17 +520,19 @@ def _party_match(text: str, columns: Sequence[tuple[str, str]], *, search: bool)
     return match
 
 
-def _counterparty_condition(text: str, *, role: str) -> Q:
+def _party_condition(text: str, *, role: str, search: bool) -> Q:
+    """The counterparty of each row matches: the seller of a purchase, the buyer of a
+    sale, either on a third-party invoice."""
     if role:
-        return _party_match(text, _party_columns(role), search=False)
-    # Office-wide: the other party than the client on each row. The first part (either
-    # party matches) lets the database use the invoice columns' indexes; the second keeps
-    # the rows where the match is the counterparty, not the client itself.
-    either = _party_match(text, _party_columns(""), search=False)
+        return _party_match(text, _party_columns(role), search=search)
+    # Every role: the first part (either party matches) lets the database use the invoice
+    # columns' indexes; the second keeps the rows where the match is the counterparty, not
+    # the client itself, so each row is chosen exactly as its own role's list chooses it.
+    either = _party_match(text, _party_columns(""), search=search)
     by_role = Q()
     for each_role, subject_types in ROLE_SUBJECT_TYPES.items():
         by_role |= Q(subject_type__in=subject_types) & _party_match(
-            text, _party_columns(each_role), search=False
+            text, _party_columns(each_role), search=search
         )
     return either & by_role
 
@@ -478,11 +540,11 @@ def _counterparty_condition(text: str, *, role: str) -> Q:
 def _search_condition(text: str, *, role: str) -> Q:
     """The invoice number, the KSeF number, or the counterparty's name or NIP."""
     condition = Q(invoice__invoice_number__icontains=text) | Q(invoice__ksef_number__icontains=text)
-    return condition | _party_match(text, _party_columns(role), search=True)
+    return condition | _party_condition(text, role=role, search=True)
 
 
 def new_condition(membership: Membership, *, client: Client | None, role: str) -> Q:
-    """Rows stored after the member's last look at this scope (every row if never)."""
+    """Rows stored after the member's previous look at this scope (none before a second look)."""
     if client is None:
         return Q(stored_at__gt=_baseline(membership, client=None, role=""))
     roles = [role] if role else list(ROLE_SUBJECT_TYPES)
@@ -497,4 +559,4 @@ def new_condition(membership: Membership, *, client: Client | None, role: str) -
 def _baseline(membership: Membership, *, client: Client | None, role: str) -> Coalesce:
     visits = InvoiceListVisit.objects.filter(membership=membership, role=role)
     visits = visits.filter(client=client) if client else visits.filter(client__isnull=True)
-    return Coalesce(Subquery(visits.values("baseline")[:1]), Value(_BEFORE_EVERYTHING))
+    return Coalesce(Subquery(visits.values("baseline")[:1]), Value(_AFTER_EVERYTHING))

@@ -90,3 +90,52 @@ def link_also(link: ClientInvoice, client: Client, subject_type: str) -> ClientI
         subject_type=subject_type,
         issue_date=link.invoice.issue_date,
     )
+
+
+def make_invoices(client: Client, count: int, subject_type: str = "Subject2") -> None:
+    """`count` invoices of one client at once (bulk inserts), spread over March 2026."""
+    start = next(_numbers) * 100_000
+    invoices = []
+    for i in range(start, start + count):
+        day = dt.date(2026, 3, 1 + i % 28)
+        moment = dt.datetime.combine(day, dt.time(10, 0), tzinfo=WARSAW)
+        nip = valid_nip(700_000 + i)
+        xml = f"<Faktura><P_2>B/{i}</P_2></Faktura>".encode()
+        invoices.append(
+            Invoice(
+                ksef_number=f"{nip}-{day:%Y%m%d}-{i:012X}-00",
+                invoice_number=f"B/{i}/{day:%m/%Y}",
+                form_code="FA (3)",
+                invoice_type="Vat",
+                invoicing_mode="Online",
+                issue_date=day,
+                invoicing_date=moment,
+                acquisition_date=moment,
+                permanent_storage_date=moment,
+                seller_nip=nip,
+                seller_name=f"Dostawca {i} sp. z o.o.",
+                buyer_identifier_type="Nip",
+                buyer_identifier=client.nip,
+                buyer_name=client.name,
+                net_amount=Decimal(100 + i % 900),
+                vat_amount=Decimal(23),
+                gross_amount=Decimal(123 + i % 900),
+                currency="PLN",
+                invoice_hash=sha256_b64(xml),
+                xml=xml,
+                size=len(xml),
+            )
+        )
+    stored = Invoice.objects.bulk_create(invoices, batch_size=500)
+    ClientInvoice.objects.bulk_create(
+        [
+            ClientInvoice(
+                client=client,
+                invoice=invoice,
+                subject_type=subject_type,
+                issue_date=invoice.issue_date,
+            )
+            for invoice in stored
+        ],
+        batch_size=500,
+    )

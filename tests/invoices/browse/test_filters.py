@@ -222,12 +222,11 @@ def test_the_filters_combine(manager, client_company):
 
 def test_new_means_stored_after_the_previous_look_at_the_same_scope(accountant, client_company):
     t0 = dt.datetime(2026, 3, 10, 8, 0, tzinfo=dt.UTC)
-    old = make_invoice(client_company, stored_at=t0 - dt.timedelta(days=1))
-    # Never looked: everything is new.
-    assert _pick(accountant, "new=1", client=client_company) == {old.pk}
+    make_invoice(client_company, stored_at=t0 - dt.timedelta(days=1))
+    # Never looked, and during the first look: nothing to compare with, nothing is new.
+    assert _pick(accountant, "new=1", client=client_company) == set()
     list_visit_record(membership=accountant, client=client_company, role="purchases", now=t0)
-    # Still the first look (no earlier one): everything stays new while it lasts.
-    assert _pick(accountant, "new=1", client=client_company) == {old.pk}
+    assert _pick(accountant, "new=1", client=client_company) == set()
     arrived = make_invoice(client_company, stored_at=t0 + dt.timedelta(minutes=5))
     later = t0 + SESSION_GAP + dt.timedelta(minutes=10)
     list_visit_record(membership=accountant, client=client_company, role="purchases", now=later)
@@ -240,17 +239,26 @@ def test_new_means_stored_after_the_previous_look_at_the_same_scope(accountant, 
         now=later + dt.timedelta(minutes=20),
     )
     assert _pick(accountant, "new=1", client=client_company) == {arrived.pk}
-    # Other scopes have their own looks: the office-wide list was never opened.
-    assert _pick(accountant, "new=1") == {old.pk, arrived.pk}
+    # Other scopes have their own looks: the sales tab was looked at before both arrived.
+    list_visit_record(
+        membership=accountant, client=client_company, role="sales", now=t0 - SESSION_GAP * 4
+    )
+    list_visit_record(membership=accountant, client=client_company, role="sales", now=later)
+    assert _pick(accountant, "new=1&role=sales", client=client_company) == set()
+    assert _pick(accountant, "new=1") == set()  # the office-wide list: never looked
 
 
-def test_new_is_per_member(accountant, manager, client_company):
+def test_new_is_per_member_and_the_office_wide_list_is_its_own_scope(
+    accountant, manager, client_company
+):
     t0 = dt.datetime(2026, 3, 10, 8, 0, tzinfo=dt.UTC)
-    link = make_invoice(client_company, stored_at=t0 - dt.timedelta(hours=1))
-    list_visit_record(membership=accountant, client=None, role="", now=t0)
+    link = make_invoice(client_company, stored_at=t0 + dt.timedelta(minutes=1))
+    for member in (accountant, manager):
+        list_visit_record(membership=member, client=None, role="", now=t0)
     list_visit_record(membership=accountant, client=None, role="", now=t0 + 2 * SESSION_GAP)
-    assert _pick(accountant, "new=1") == set()
-    assert _pick(manager, "new=1") == {link.pk}
+    assert _pick(accountant, "new=1") == {link.pk}
+    assert _pick(manager, "new=1") == set()  # the manager has not looked again yet
+    assert _pick(accountant, "new=1", client=client_company) == set()
 
 
 # --- Sorting --------------------------------------------------------------------------------
@@ -371,3 +379,44 @@ def test_filter_form_keeps_the_chosen_values_for_the_page(client_company):
     assert form.cleaned_data["role"] == "purchases"
     assert form.cleaned_data["type"] == ["vat", "pef"]
     assert form.cleaned_data["month"] == (dt.date(2026, 3, 1), dt.date(2026, 3, 31))
+
+
+# --- Counts for the tabs --------------------------------------------------------------------
+
+
+def test_the_tab_counts_match_each_roles_list_under_the_same_filters(
+    manager, client_company, other_client
+):
+    for _ in range(3):
+        make_invoice(client_company, "Subject2", counterparty_name="Orlen S.A.")
+    make_invoice(client_company, "Subject2", counterparty_name="Biedronka")
+    sale = make_invoice(client_company, "Subject1", counterparty_name="Orlen S.A.")
+    make_invoice(client_company, "Subject3", counterparty_name="Orlen S.A.")
+    # An invoice between two clients: a sale of the other client to this one.
+    link_also(sale, other_client, "Subject2")
+    for query in ["q=orlen", "counterparty=orlen", "", f"q={client_company.name[:8]}"]:
+        selection = select(membership=manager, params=QueryDict(query), client=client_company)
+        counts = selection.counts()
+        for role in ("purchases", "sales", "third"):
+            expected = len(_pick(manager, f"{query}&role={role}", client=client_company))
+            assert counts[role] == expected, (query, role)
+    counts = select(membership=manager, params=QueryDict("q=orlen"), client=client_company).counts()
+    assert (counts["purchases"], counts["sales"], counts["third"]) == (3, 1, 1)
+    everywhere = select(membership=manager, params=QueryDict("q=orlen")).counts()
+    # Office-wide the other client's purchase from this client is no Orlen invoice.
+    assert (everywhere["purchases"], everywhere["sales"]) == (3, 1)
+
+
+def test_the_tab_counts_count_new_rows_per_role(accountant, client_company):
+    t0 = dt.datetime(2026, 3, 10, 8, 0, tzinfo=dt.UTC)
+    make_invoice(client_company, "Subject2", stored_at=t0 - dt.timedelta(hours=2))
+    make_invoice(client_company, "Subject2", stored_at=t0 + dt.timedelta(minutes=1))
+    make_invoice(client_company, "Subject1", stored_at=t0 - dt.timedelta(hours=2))
+    for role in ("purchases", "sales"):
+        list_visit_record(membership=accountant, client=client_company, role=role, now=t0)
+        list_visit_record(
+            membership=accountant, client=client_company, role=role, now=t0 + 2 * SESSION_GAP
+        )
+    counts = select(membership=accountant, params={}, client=client_company).counts()
+    assert counts["purchases"] == 2 and counts["new_purchases"] == 1
+    assert counts["sales"] == 1 and counts["new_sales"] == 0

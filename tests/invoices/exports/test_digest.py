@@ -5,6 +5,7 @@ exactly one e-mail per member and day however often or concurrently the job runs
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core import mail
@@ -59,8 +60,11 @@ def test_an_accountant_gets_the_count_per_assigned_client_with_links_to_the_list
     assert "Nieprzypisany" not in message.body
     html = message.alternatives[0][0]
     assert "10 marca 2026" in html
-    link = f"https://portal.biuro.example/invoices/clients/{client_company.pk}/"
-    assert link in message.body or "https://portal.biuro.example" in message.body
+    link = (
+        f"https://portal.biuro.example/invoices/clients/{client_company.pk}/"
+        "?role=purchases&date_field=ksef&date_from=2026-03-10&date_to=2026-03-10"
+    )
+    assert link in message.body and link.replace("&", "&amp;") in html
 
 
 def test_the_link_shows_exactly_the_invoices_the_email_counted(
@@ -71,7 +75,9 @@ def test_the_link_shows_exactly_the_invoices_the_email_counted(
     _purchases(client_company, 2, day=DAY + dt.timedelta(days=1))
     digest = services.digest_for(accountant, DAY)
     [item] = digest.clients
-    query = services.day_params(DAY)
+    url = urlsplit(item.url)
+    assert url.path == reverse("invoices:client", kwargs={"pk": client_company.pk})
+    query = parse_qs(url.query)
     shown = filtered_links(membership=accountant, params=query, client=client_company)
     assert shown.count() == item.count == 5
     assert query == {

@@ -242,3 +242,34 @@ def test_my_exports_lists_only_my_own_jobs(login, manager, accountant, office, i
     html = login(manager).get(reverse("invoices:export_list")).content.decode()
     assert reverse("invoices:export_status", args=[mine.pk]) in html
     assert reverse("invoices:export_status", args=[theirs.pk]) not in html
+
+
+# --- The list's toolbar ---------------------------------------------------------------------
+
+
+def test_the_clients_list_offers_the_downloads_of_exactly_what_it_shows(
+    login, accountant, client_company
+):
+    import datetime as dt
+    import re
+
+    march = sample_link(client_company, "invoice-template-fa-3.xml", issue_date=dt.date(2026, 3, 5))
+    april = sample_link(client_company, "invoice-template-fa-3.xml", issue_date=dt.date(2026, 4, 5))
+    page = login(accountant)
+    url = reverse("invoices:client", kwargs={"pk": client_company.pk})
+    html = page.get(f"{url}?role=purchases&month=2026-03&page=1").content.decode()
+    actions = re.findall(rf'<form method="post" action="({START}[^"]*)"', html)
+    assert len(actions) == 3
+    assert "page=" not in actions[0] and "month=2026-03" in actions[0]
+    assert f'name="client" value="{client_company.pk}"' in html
+    response = page.post(
+        actions[1].replace("&amp;", "&"), {"kind": "csv", "client": client_company.pk}
+    )
+    text = _body(response).decode("utf-8-sig")
+    assert march.invoice.ksef_number in text and april.invoice.ksef_number not in text
+
+
+def test_an_empty_list_offers_no_downloads(login, manager, client_company):
+    url = reverse("invoices:client", kwargs={"pk": client_company.pk})
+    html = login(manager).get(url).content.decode()
+    assert START not in html

@@ -58,7 +58,7 @@ def test_an_accountant_gets_the_count_per_assigned_client_with_links_to_the_list
     assert "Apteka Pod Orłem s.c." in message.body and "1 faktura" in message.body
     assert "Piekarnia Pod Lipą sp. z o.o." in message.body and "5 faktur" in message.body
     assert "Nieprzypisany" not in message.body
-    html = message.alternatives[0][0]
+    html = message.alternatives[0][0]  # type: ignore[attr-defined]
     assert "10 marca 2026" in html
     link = (
         f"https://portal.biuro.example/invoices/clients/{client_company.pk}/"

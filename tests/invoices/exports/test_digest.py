@@ -198,3 +198,12 @@ def test_a_user_outside_any_office_has_no_setting(client, db):
 
     client.force_login(get_user_model().objects.create_user("nikt", password="x"))
     assert client.get(URL).status_code == 403
+
+
+@pytest.mark.xfail(reason="the Polish plural forms come with the pl catalogue entry at the merge")
+def test_two_invoices_take_the_polish_paucal_form(accountant, client_company, second_client):
+    _subscribe(accountant)
+    _purchases(client_company, 1)
+    _purchases(second_client, 1)
+    services.digests_run(now=NOW)
+    assert mail.outbox[0].subject == "KSeF: 2 nowe faktury zakupowe u 2 klientów (10.03.2026)"

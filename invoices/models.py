@@ -337,6 +337,8 @@ class ExportJob(models.Model):
     )
     kind = models.CharField(_("rodzaj"), max_length=8, choices=Kind.choices)
     params = models.JSONField(default=dict, blank=True)  # {"name": ["value", ...]}
+    # The language of the member who asked: the register's column names and words use it.
+    language = models.CharField(max_length=10, default="pl")
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)

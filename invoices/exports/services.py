@@ -41,7 +41,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import QueryDict
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from clients.models import Client
 from clients.selectors import clients_visible_to
@@ -172,6 +172,7 @@ def export_start(
             kind=kind,
             params=dict(params),
             total=count,
+            language=translation.get_language() or settings.LANGUAGE_CODE,
         )
         audit_record(
             office=membership.office,
@@ -281,7 +282,9 @@ def export_run(job_id: int, *, pdf: archive.PdfRenderer | None = None) -> str:
     part = final.with_suffix(final.suffix + ".part")
     pdf_log = _PdfLog()
     try:
-        _write(job, links, part, pdf=pdf_log.renderer(pdf) if job.kind == Kind.ZIP else None)
+        with translation.override(job.language):
+            renderer = pdf_log.renderer(pdf) if job.kind == Kind.ZIP else None
+            _write(job, links, part, pdf=renderer)
         part.rename(final)
     except _ClaimLost:
         part.unlink(missing_ok=True)

@@ -70,6 +70,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('zip', 'Archiwum ZIP (XML i PDF)'), ('csv', 'Rejestr CSV'), ('xlsx', 'Rejestr XLSX')], max_length=8, verbose_name='rodzaj')),
                 ('params', models.JSONField(blank=True, default=dict)),
+                ('language', models.CharField(default='pl', max_length=10)),
                 ('state', models.CharField(choices=[('queued', 'W kolejce'), ('running', 'W przygotowaniu'), ('done', 'Gotowy'), ('failed', 'Nieudany')], default='queued', max_length=10)),
                 ('total', models.PositiveIntegerField(default=0)),
                 ('done', models.PositiveIntegerField(default=0)),

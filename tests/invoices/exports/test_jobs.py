@@ -195,3 +195,12 @@ def test_the_migration_registers_the_daily_email_and_the_cleanup_with_beat(db):
     tasks = dict(PeriodicTask.objects.values_list("task", "crontab__hour"))
     assert tasks["invoices.digest_daily"] == "7"
     assert tasks["invoices.exports_cleanup"] == "*"
+
+
+def test_a_job_remembers_the_language_of_the_member_who_asked(manager, three):
+    from django.utils import translation
+
+    with translation.override("en"):
+        job = _start(manager)
+    assert job.language == "en"
+    assert _start(manager).language == "pl"

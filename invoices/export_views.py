@@ -119,7 +119,10 @@ def export_start(request: HtmxHttpRequest) -> HttpResponse:
     links = services.export_links(membership=membership, params=params, client=client)
     count = links.count()
     if not request.htmx and 0 < count <= services.DIRECT_LIMITS[ExportJob.Kind(kind)]:
-        return _file(services.export_direct(kind=kind, links=links, client=client))
+        download = services.export_direct(
+            membership=membership, kind=kind, links=links, client=client
+        )
+        return _file(download)
     try:
         job = services.export_start(
             membership=membership, kind=kind, params=params, client=client, count=count

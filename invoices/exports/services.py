@@ -45,6 +45,7 @@ from django.utils import timezone, translation
 
 from clients.models import Client
 from clients.selectors import clients_visible_to
+from invoices.browse.filters import filtered_links
 from invoices.exports import archive, registers
 from invoices.models import ClientInvoice, ExportJob, Invoice
 from portal.audit import audit_record
@@ -104,8 +105,6 @@ def export_links(
     *, membership: Membership, params: Mapping[str, list[str]], client: Client | None
 ) -> QuerySet[ClientInvoice]:
     """The invoices of the list the member was looking at, in its order and scope."""
-    from invoices.browse.filters import filtered_links
-
     return filtered_links(membership=membership, params=_query(params), client=client)
 
 
@@ -127,9 +126,18 @@ def download_name(kind: str, *, client: Client | None, when: dt.datetime) -> str
     return f"{label}{who}-{local:%Y%m%d-%H%M}.{EXTENSIONS[Kind(kind)]}"
 
 
-def export_direct(*, kind: str, links: QuerySet[ClientInvoice], client: Client | None) -> Download:
-    """A small list's file, produced while the response is sent."""
+def export_direct(
+    *, membership: Membership, kind: str, links: QuerySet[ClientInvoice], client: Client | None
+) -> Download:
+    """A small list's file, produced while the response is sent (and audited, as a job's
+    download is)."""
     name = download_name(kind, client=client, when=timezone.now())
+    audit_record(
+        office=membership.office,
+        actor=membership.user,
+        action="invoices.export_downloaded",
+        details={"kind": kind, "client": client.pk if client else None, "direct": True},
+    )
     if kind == Kind.ZIP:
         # A PDF that cannot be made leaves its XML alone in the archive (logged), rather
         # than breaking a download that is already under way.

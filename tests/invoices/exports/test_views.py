@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from invoices.exports import services
 from invoices.models import ExportJob
+from portal.models import AuditEvent
 from tests.factories import make_client
 from tests.invoices.exports.support import sample_link
 
@@ -53,6 +54,8 @@ def test_a_small_list_comes_back_as_the_csv_at_once(login, accountant, client_co
     rows = list(csv.reader(io.StringIO(_body(response).decode("utf-8-sig")), delimiter=";"))
     assert len(rows) == 4
     assert not ExportJob.objects.exists()
+    event = AuditEvent.objects.get(action="invoices.export_downloaded")
+    assert event.actor == accountant.user and event.details["direct"] is True
 
 
 def test_a_small_list_comes_back_as_the_zip_and_as_the_xlsx_at_once(login, manager, invoices):

@@ -14,6 +14,7 @@ from invoices.models import (
     Invoice,
     InvoiceCorrection,
     InvoiceDigestSent,
+    InvoiceDigestSubscription,
     InvoiceSyncState,
     OfficeSyncSettings,
     SyncCursor,
@@ -95,3 +96,12 @@ class InvoiceDigestSentAdmin(ReadOnly):
     list_filter = ("status",)
     list_select_related = ("membership__user",)
     raw_id_fields = ("membership",)
+
+
+@admin.register(InvoiceDigestSubscription)
+class InvoiceDigestSubscriptionAdmin(ReadOnly):
+    """Each member sets it on their own page (invoices:notifications)."""
+
+    list_display = ("membership", "daily_purchases", "updated_at")
+    list_filter = ("daily_purchases",)
+    list_select_related = ("membership__user",)

@@ -37,7 +37,9 @@ def invoice_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     membership = membership_of(request)
     invoice = selectors.invoice_get(membership, pk)
     document = document_for(invoice)
-    held = selectors.invoices_by_ksef_number(membership, (c.ksef_number for c in document.corrected))
+    held = selectors.invoices_by_ksef_number(
+        membership, (c.ksef_number for c in document.corrected)
+    )
     for corrected in document.corrected:
         if corrected.ksef_number in held:
             corrected.url = reverse("invoices:detail", args=[held[corrected.ksef_number]])

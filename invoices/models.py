@@ -245,15 +245,21 @@ class InvoiceCorrection(models.Model):
         Invoice, on_delete=models.CASCADE, related_name="corrected_references"
     )
     position = models.PositiveSmallIntegerField()  # 1, 2... in the correction's order
-    corrected_ksef_number = models.CharField(_("numer KSeF faktury korygowanej"), max_length=40, blank=True)
+    corrected_ksef_number = models.CharField(
+        _("numer KSeF faktury korygowanej"), max_length=40, blank=True
+    )
     corrected_number = models.CharField(_("numer faktury korygowanej"), max_length=256, blank=True)
-    corrected_issue_date = models.DateField(_("data wystawienia faktury korygowanej"), null=True, blank=True)
+    corrected_issue_date = models.DateField(
+        _("data wystawienia faktury korygowanej"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("faktura korygowana")
         verbose_name_plural = _("faktury korygowane")
         constraints = [
-            models.UniqueConstraint(fields=["correction", "position"], name="invoice_correction_once")
+            models.UniqueConstraint(
+                fields=["correction", "position"], name="invoice_correction_once"
+            )
         ]
         indexes = [
             models.Index(fields=["corrected_ksef_number"], name="invoice_corrected_ksef_idx")

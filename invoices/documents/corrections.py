@@ -65,7 +65,10 @@ def corrected_references(xml: bytes) -> list[CorrectedReference]:
             ksef_number = values.get("NrKSeFFaKorygowanej", "")
             number = values.get("NrFaKorygowanej", "")
             issued = values.get("DataWystFaKorygowanej", "")
-        elif name == "InvoiceDocumentReference" and _local(element.getparent().tag) == "BillingReference":
+        elif (
+            name == "InvoiceDocumentReference"
+            and _local(element.getparent().tag) == "BillingReference"
+        ):
             values = _texts(element)
             number = values.get("ID", "")
             ksef_number = number if _looks_like_ksef_number(number) else ""
@@ -80,9 +83,9 @@ def corrections_index(*, invoices: Iterable[Invoice]) -> int:
     """Record the corrected invoices of every correction among `invoices`; returns how
     many references it recorded. Other invoice types are skipped unparsed."""
     rows: list[InvoiceCorrection] = []
-    indexed: list[int] = []
+    indexed: list[int] = []  # a few per package: a list is as fast as a set here
     for invoice in invoices:
-        if invoice.invoice_type not in CORRECTION_TYPES:
+        if invoice.invoice_type not in CORRECTION_TYPES or invoice.pk in indexed:
             continue
         indexed.append(invoice.pk)
         rows += [

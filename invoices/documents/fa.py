@@ -124,7 +124,9 @@ def _details_section(fa: Node, currency: str, kind_code: str) -> Section:
         if kind_code in ("ZAL", "KOR_ZAL")
         else _("Data dokonania lub zakończenia dostawy towarów lub wykonania usługi")
     )
-    lines = line(_("Data wystawienia, z zastrzeżeniem art. 106na ust. 1 ustawy"), fmt.day(fa.get("P_1")))
+    lines = line(
+        _("Data wystawienia, z zastrzeżeniem art. 106na ust. 1 ustawy"), fmt.day(fa.get("P_1"))
+    )
     lines += line(_("Miejsce wystawienia"), fa.get("P_1M"))
     lines += line(delivery_label, fmt.day(fa.get("P_6")))
     if period is not None:
@@ -138,7 +140,11 @@ def _details_section(fa: Node, currency: str, kind_code: str) -> Section:
         advance.get("NrKSeFZN")
         advances.append(advance.get("NrKSeFFaZaliczkowej") or advance.get("NrFaZaliczkowej"))
     part_payments = [
-        [fmt.day(p.get("P_6Z")), _money(p.get("P_15Z"), currency), fmt.quantity(p.get("KursWalutyZW"))]
+        [
+            fmt.day(p.get("P_6Z")),
+            _money(p.get("P_15Z"), currency),
+            fmt.quantity(p.get("KursWalutyZW")),
+        ]
         for p in fa.children("ZaliczkaCzesciowa")
     ]
     columns = [Column(_("Data otrzymania płatności")), Column(_("Kwota płatności"), numeric=True),
@@ -172,7 +178,12 @@ LINE_COLUMNS = (
     (gettext_lazy("Rabat"), "P_10", True, fmt.amount),
     (gettext_lazy("Stawka podatku"), "P_12", False, fmt.rate),
     (gettext_lazy("Stawka podatku OSS"), "P_12_XII", False, fmt.rate),
-    (gettext_lazy("Zał. 15"), "P_12_Zal_15", False, lambda v: gettext_lazy("TAK") if v == "1" else v),
+    (
+        gettext_lazy("Zał. 15"),
+        "P_12_Zal_15",
+        False,
+        lambda v: gettext_lazy("TAK") if v == "1" else v,
+    ),
     (gettext_lazy("Wartość sprzedaży netto"), "P_11", True, fmt.amount),
     (gettext_lazy("Wartość sprzedaży brutto"), "P_11A", True, fmt.amount),
     (gettext_lazy("Kwota VAT"), "P_11Vat", True, fmt.amount),
@@ -195,7 +206,12 @@ ORDER_COLUMNS = (
     (gettext_lazy("Miara"), "P_8AZ", False, str),
     (gettext_lazy("Stawka podatku"), "P_12Z", False, fmt.rate),
     (gettext_lazy("Stawka podatku OSS"), "P_12Z_XII", False, fmt.rate),
-    (gettext_lazy("Zał. 15"), "P_12Z_Zal_15", False, lambda v: gettext_lazy("TAK") if v == "1" else v),
+    (
+        gettext_lazy("Zał. 15"),
+        "P_12Z_Zal_15",
+        False,
+        lambda v: gettext_lazy("TAK") if v == "1" else v,
+    ),
     (gettext_lazy("Wartość sprzedaży netto"), "P_11NettoZ", True, fmt.amount),
     (gettext_lazy("Kwota VAT"), "P_11VatZ", True, fmt.amount),
     (gettext_lazy("Kwota akcyzy"), "KwotaAkcyzyZ", True, fmt.amount),
@@ -206,7 +222,10 @@ ORDER_COLUMNS = (
 
 def line_table(rows: list[Node], spec: tuple, title: str = "") -> Table | None:  # type: ignore[type-arg]
     columns = [Column(str(label), numeric=numeric) for label, _tag, numeric, _f in spec]
-    cells = [[str(form(row.get(tag))) if row.get(tag) else "" for _l, tag, _n, form in spec] for row in rows]
+    cells = [
+        [str(form(row.get(tag))) if row.get(tag) else "" for _l, tag, _n, form in spec]
+        for row in rows
+    ]
     return table(columns, cells, title=title)
 
 
@@ -245,8 +264,12 @@ def _order_section(fa: Node, currency: str) -> Section:
         "order",
         _("Zamówienie"),
         blocks(
-            Fields(line(_("Wartość zamówienia lub umowy z uwzględnieniem kwoty podatku"),
-                        _money(value, currency))),  # fmt: skip
+            Fields(
+                line(
+                    _("Wartość zamówienia lub umowy z uwzględnieniem kwoty podatku"),
+                    _money(value, currency),
+                )
+            ),
             line_table(before, ORDER_COLUMNS, _("Stan przed korektą")) if before else None,
             line_table(after, ORDER_COLUMNS, _("Stan po korekcie") if before else ""),
         ),
@@ -269,7 +292,15 @@ def _summary_section(fa: Node, currency: str) -> Section:
             continue  # the official summary leaves out rates with nothing in them
         with_pln = with_pln or bool(pln)
         gross = _decimal(net) + _decimal(vat)
-        rows.append([str(label), fmt.amount(net or "0"), fmt.amount(vat or "0"), fmt.amount(gross), fmt.amount(pln)])
+        rows.append(
+            [
+                str(label),
+                fmt.amount(net or "0"),
+                fmt.amount(vat or "0"),
+                fmt.amount(gross),
+                fmt.amount(pln),
+            ]
+        )
     numbered = [[str(n), *row] for n, row in enumerate(rows, start=1)]
     columns = [
         Column(_("Lp.")),
@@ -297,7 +328,9 @@ def _annotations_section(fa: Node) -> Section:
     if notes.flag("P_18A"):
         texts.append(_("Mechanizm podzielonej płatności"))
     if notes.flag("P_23"):
-        texts.append(_("Procedura uproszczona - art. 135 ust. 1 pkt 4 lit. b i c oraz ust. 2 ustawy"))
+        texts.append(
+            _("Procedura uproszczona - art. 135 ust. 1 pkt 4 lit. b i c oraz ust. 2 ustawy")
+        )
     exemption = notes.child("Zwolnienie")
     exemption_lines: list[Line] = []
     if exemption is not None:
@@ -326,7 +359,9 @@ def _annotations_section(fa: Node) -> Section:
     return Section(
         "annotations",
         _("Adnotacje"),
-        blocks(Notes(texts), Fields(exemption_lines, title=_("Podstawa zwolnienia")), *transport_blocks),
+        blocks(
+            Notes(texts), Fields(exemption_lines, title=_("Podstawa zwolnienia")), *transport_blocks
+        ),
     )
 
 
@@ -357,7 +392,9 @@ def _new_transport(node: Node | None, texts: list[str]) -> list[Block]:
         (_("Liczba godzin roboczych (statek powietrzny)"), "P_22D", False, str),
         (_("Numer fabryczny"), "P_22D1", False, str),
     )
-    return blocks(line_table(node.children("NowySrodekTransportu"), spec, _("Nowe środki transportu")))
+    return blocks(
+        line_table(node.children("NowySrodekTransportu"), spec, _("Nowe środki transportu"))
+    )
 
 
 def _additional_section(fa: Node) -> Section:
@@ -365,10 +402,21 @@ def _additional_section(fa: Node) -> Section:
     if fa.flag("FP"):
         statements.append("- " + _("Faktura, o której mowa w art. 109 ust. 3d ustawy"))
     if fa.flag("TP"):
-        statements.append("- " + _("Istniejące powiązania między nabywcą a dokonującym dostawy towarów lub usługodawcą"))
+        statements.append(
+            "- "
+            + _(
+                "Istniejące powiązania między nabywcą a dokonującym dostawy towarów lub usługodawcą"
+            )
+        )
     excise = fa.get("ZwrotAkcyzy")
     if excise == "1":
-        statements.append("- " + _("Informacja dodatkowa związana ze zwrotem podatku akcyzowego zawartego w cenie oleju napędowego"))
+        statements.append(
+            "- "
+            + _(
+                "Informacja dodatkowa związana ze zwrotem podatku akcyzowego zawartego w cenie "
+                "oleju napędowego"
+            )
+        )
     return Section(
         "additional",
         _("Dodatkowe informacje"),
@@ -389,14 +437,18 @@ def _payment_section(payment: Node | None) -> Section:
         status = _("Zapłacono w całości w częściach")
     lines = line(_("Informacja o płatności"), status)
     lines += line(_("Data zapłaty"), fmt.day(payment.get("DataZaplaty")))
-    lines += line(_("Forma płatności"), labels.word(labels.PAYMENT_FORMS, payment.get("FormaPlatnosci")))
+    lines += line(
+        _("Forma płatności"), labels.word(labels.PAYMENT_FORMS, payment.get("FormaPlatnosci"))
+    )
     if payment.flag("PlatnoscInna"):
         lines += line(_("Forma płatności"), _("Płatność inna"))
     lines += line(_("Opis innej formy płatności"), payment.get("OpisPlatnosci"))
     parts_rows = []
     for item in payment.children("ZaplataCzesciowa"):
         item.get("PlatnoscInna")
-        form = labels.word(labels.PAYMENT_FORMS, item.get("FormaPlatnosci")) or item.get("OpisPlatnosci")
+        form = labels.word(labels.PAYMENT_FORMS, item.get("FormaPlatnosci")) or item.get(
+            "OpisPlatnosci"
+        )
         parts_rows.append([fmt.day(item.get("DataZaplatyCzesciowej")),
                            fmt.amount(item.get("KwotaZaplatyCzesciowej")), form])  # fmt: skip
     terms = []
@@ -407,7 +459,10 @@ def _payment_section(payment: Node | None) -> Section:
             words = " ".join(v for v in (described.get("Ilosc"), described.get("Jednostka"),
                                          described.get("ZdarzeniePoczatkowe")) if v)  # fmt: skip
         terms.append([fmt.day(term.get("Termin")), words])
-    accounts = [parts.bank_account_box(a, _("Numer rachunku bankowego")) for a in payment.children("RachunekBankowy")]
+    accounts = [
+        parts.bank_account_box(a, _("Numer rachunku bankowego"))
+        for a in payment.children("RachunekBankowy")
+    ]
     accounts += [parts.bank_account_box(a, _("Numer rachunku bankowego faktora"))
                  for a in payment.children("RachunekBankowyFaktora")]  # fmt: skip
     discount = payment.child("Skonto")
@@ -425,9 +480,18 @@ def _payment_section(payment: Node | None) -> Section:
         _("Płatność"),
         blocks(
             Fields(lines),
-            table([Column(_("Data zapłaty częściowej")), Column(_("Kwota zapłaty częściowej"), numeric=True),
-                   Column(_("Forma płatności"))], parts_rows, title=_("Zapłaty częściowe")),  # fmt: skip
-            table([Column(_("Termin płatności")), Column(_("Opis terminu płatności"))], terms, keep=0),
+            table(
+                [
+                    Column(_("Data zapłaty częściowej")),
+                    Column(_("Kwota zapłaty częściowej"), numeric=True),
+                    Column(_("Forma płatności")),
+                ],
+                parts_rows,
+                title=_("Zapłaty częściowe"),
+            ),
+            table(
+                [Column(_("Termin płatności")), Column(_("Opis terminu płatności"))], terms, keep=0
+            ),
             Fields(extra),
             Columns(accounts) if accounts else None,
             Fields(discount_lines, title=_("Skonto")),
@@ -439,20 +503,35 @@ def _terms_section(terms: Node | None) -> Section:
     if terms is None:
         return Section("terms", _("Warunki transakcji"), [])
     contracts = [[fmt.day(c.get("DataUmowy")), c.get("NrUmowy")] for c in terms.children("Umowy")]
-    orders = [[fmt.day(o.get("DataZamowienia")), o.get("NrZamowienia")] for o in terms.children("Zamowienia")]
+    orders = [
+        [fmt.day(o.get("DataZamowienia")), o.get("NrZamowienia")]
+        for o in terms.children("Zamowienia")
+    ]
     lines = line(_("Numery partii towaru"), ", ".join(terms.all("NrPartiiTowaru")))
     lines += line(_("Warunki dostawy"), terms.get("WarunkiDostawy"))
     lines += line(_("Kurs umowny"), fmt.quantity(terms.get("KursUmowny")))
     lines += line(_("Waluta umowna"), terms.get("WalutaUmowna"))
     if terms.flag("PodmiotPosredniczacy"):
-        lines += line(_("Podmiot pośredniczący"), _("dostawa dokonana przez podmiot, o którym mowa w art. 22 ust. 2d ustawy"))
+        lines += line(
+            _("Podmiot pośredniczący"),
+            _("dostawa dokonana przez podmiot, o którym mowa w art. 22 ust. 2d ustawy"),
+        )
     return Section(
         "terms",
         _("Warunki transakcji"),
         blocks(
-            table([Column(_("Data umowy")), Column(_("Numer umowy"))], contracts, title=_("Umowy"), keep=0),
-            table([Column(_("Data zamówienia")), Column(_("Numer zamówienia"))], orders,
-                  title=_("Zamówienie"), keep=0),  # fmt: skip
+            table(
+                [Column(_("Data umowy")), Column(_("Numer umowy"))],
+                contracts,
+                title=_("Umowy"),
+                keep=0,
+            ),
+            table(
+                [Column(_("Data zamówienia")), Column(_("Numer zamówienia"))],
+                orders,
+                title=_("Zamówienie"),
+                keep=0,
+            ),
             Fields(lines),
             *[_transport_box(t, n) for n, t in enumerate(terms.children("Transport"), start=1)],
         ),
@@ -468,14 +547,26 @@ def _transport_box(transport: Node, position: int) -> Box:
     if kind:
         lines += line(_("Opis innego rodzaju transportu"), transport.get("OpisInnegoTransportu"))
     lines += line(_("Numer zlecenia transportu"), transport.get("NrZleceniaTransportu"))
-    lines += line(_("Rodzaj ładunku"), cargo) + line(_("Opis innego ładunku"), transport.get("OpisInnegoLadunku"))
+    lines += line(_("Rodzaj ładunku"), cargo) + line(
+        _("Opis innego ładunku"), transport.get("OpisInnegoLadunku")
+    )
     lines += line(_("Jednostka opakowania"), transport.get("JednostkaOpakowania"))
-    lines += line(_("Data i godzina rozpoczęcia transportu"), fmt.moment(transport.get("DataGodzRozpTransportu")))
-    lines += line(_("Data i godzina zakończenia transportu"), fmt.moment(transport.get("DataGodzZakTransportu")))
+    lines += line(
+        _("Data i godzina rozpoczęcia transportu"),
+        fmt.moment(transport.get("DataGodzRozpTransportu")),
+    )
+    lines += line(
+        _("Data i godzina zakończenia transportu"),
+        fmt.moment(transport.get("DataGodzZakTransportu")),
+    )
     inner: list[Block | None] = [Fields(lines)]
     carrier = transport.child("Przewoznik")
     if carrier is not None:
-        inner.append(Fields(parts.identity_lines(carrier.child("DaneIdentyfikacyjne")), title=_("Przewoźnik")))
+        inner.append(
+            Fields(
+                parts.identity_lines(carrier.child("DaneIdentyfikacyjne")), title=_("Przewoźnik")
+            )
+        )
         inner.append(parts.address_block(carrier.child("AdresPrzewoznika"), _("Adres przewoźnika")))
     inner.append(parts.address_block(transport.child("WysylkaZ"), _("Adres miejsca wysyłki")))
     for via in transport.children("WysylkaPrzez"):
@@ -494,4 +585,3 @@ def _other_info_section(fa: Node, footer: Node | None) -> Section:
             parts.footer_table(footer),
         ),
     )
-

@@ -68,14 +68,25 @@ def render(doc: XmlDocument, form: str) -> Document:
     money = lambda value: f"{fmt.amount(value)} {currency}" if value else ""  # noqa: E731
     correction = Fields(
         line(_("Przyczyna korekty"), fa.get("PrzyczynaKorekty"))
-        + line(_("Typ skutku korekty"), labels.word(labels.CORRECTION_EFFECTS, fa.get("TypKorekty")))
+        + line(
+            _("Typ skutku korekty"), labels.word(labels.CORRECTION_EFFECTS, fa.get("TypKorekty"))
+        )
         + line(_("Poprawny numer faktury korygowanej"), fa.get("NrFaKorygowany"))
     )
-    corrected_boxes = [parts.party_box(p, _("Dane dostawcy z faktury korygowanej")) for p in fa.children("Podmiot1K")]
-    corrected_boxes += [parts.party_box(p, _("Dane nabywcy z faktury korygowanej")) for p in fa.children("Podmiot2K")]
+    corrected_boxes = [
+        parts.party_box(p, _("Dane dostawcy z faktury korygowanej"))
+        for p in fa.children("Podmiot1K")
+    ]
+    corrected_boxes += [
+        parts.party_box(p, _("Dane nabywcy z faktury korygowanej"))
+        for p in fa.children("Podmiot2K")
+    ]
     main = [
         parts.party_box(p, title)
-        for p, title in ((root.child("Podmiot1"), _("Dostawca")), (root.child("Podmiot2"), _("Nabywca")))
+        for p, title in (
+            (root.child("Podmiot1"), _("Dostawca")),
+            (root.child("Podmiot2"), _("Nabywca")),
+        )
         if p is not None
     ]
     others = [parts.third_party_box(p, n) for n, p in enumerate(root.children("Podmiot3"), 1)]
@@ -83,7 +94,10 @@ def render(doc: XmlDocument, form: str) -> Document:
     details += line(_("Miejsce wystawienia"), fa.get("P_1M"))
     details += line(_("Data dokonania nabycia"), fmt.day(fa.get("P_4A")))
     details += line(_("Kod waluty"), currency)
-    payment_documents = [[d.get("NrDokumentu"), fmt.day(d.get("DataDokumentu"))] for d in fa.children("DokumentZaplaty")]
+    payment_documents = [
+        [d.get("NrDokumentu"), fmt.day(d.get("DataDokumentu"))]
+        for d in fa.children("DokumentZaplaty")
+    ]
     rows = fa.children("FakturaRRWiersz")
     before = [row for row in rows if row.child("StanPrzed") is not None and row.flag("StanPrzed")]
     after = [row for row in rows if row not in before]
@@ -98,26 +112,50 @@ def render(doc: XmlDocument, form: str) -> Document:
     total = fa.get("P_12_1")
     footer = root.child("Stopka")
     document.sections = [
-        Section("correction", _("Dane faktury korygowanej"), blocks(
-            correction, CorrectedList(document.corrected) if document.corrected else None,
-            Columns(corrected_boxes) if corrected_boxes else None)),
-        Section("parties", _("Podmioty"), blocks(Columns(main), Columns(others) if others else None)),
-        Section("details", _("Szczegóły"), blocks(
-            Fields(details),
-            table([Column(_("Numer dokumentu zapłaty")), Column(_("Data dokumentu zapłaty"))],
-                  payment_documents, title=_("Dokumenty zapłaty"), keep=0))),
-        Section("lines", _("Pozycje"), blocks(
-            Notes([_("Faktura wystawiona w walucie %(currency)s") % {"currency": currency}]) if rows else None,
-            line_table(before, LINE_COLUMNS, _("Stan przed korektą")) if before else None,
-            line_table(after, LINE_COLUMNS, _("Stan po korekcie") if before else ""),
-            totals,
-            Total(_("Kwota należności ogółem"), money(total)) if total else None)),
+        Section(
+            "correction",
+            _("Dane faktury korygowanej"),
+            blocks(
+                correction,
+                CorrectedList(document.corrected) if document.corrected else None,
+                Columns(corrected_boxes) if corrected_boxes else None,
+            ),
+        ),
+        Section(
+            "parties", _("Podmioty"), blocks(Columns(main), Columns(others) if others else None)
+        ),
+        Section(
+            "details",
+            _("Szczegóły"),
+            blocks(
+                Fields(details),
+                table(
+                    [Column(_("Numer dokumentu zapłaty")), Column(_("Data dokumentu zapłaty"))],
+                    payment_documents,
+                    title=_("Dokumenty zapłaty"),
+                    keep=0,
+                ),
+            ),
+        ),
+        Section(
+            "lines",
+            _("Pozycje"),
+            blocks(
+                Notes([_("Faktura wystawiona w walucie %(currency)s") % {"currency": currency}])
+                if rows
+                else None,
+                line_table(before, LINE_COLUMNS, _("Stan przed korektą")) if before else None,
+                line_table(after, LINE_COLUMNS, _("Stan po korekcie") if before else ""),
+                totals,
+                Total(_("Kwota należności ogółem"), money(total)) if total else None,
+            ),
+        ),
         Section("additional", _("Dodatkowe informacje"), blocks(parts.description_table(fa))),
         Section("settlement", _("Rozliczenie"), parts.settlement_blocks(fa, currency)),
         _payment(fa.child("Platnosc")),
         Section("registers", _("Rejestry"), blocks(parts.registers_table(footer))),
         Section("other", _("Pozostałe informacje"), blocks(parts.footer_table(footer))),
-    ]  # fmt: skip
+    ]
     document.sections = [s for s in document.sections if s.blocks]
     return document
 
@@ -125,13 +163,23 @@ def render(doc: XmlDocument, form: str) -> Document:
 def _payment(payment: Node | None) -> Section:
     if payment is None:
         return Section("payment", _("Płatność"), [])
-    lines = line(_("Forma płatności"), labels.word(labels.PAYMENT_FORMS, payment.get("FormaPlatnosci")))
+    lines = line(
+        _("Forma płatności"), labels.word(labels.PAYMENT_FORMS, payment.get("FormaPlatnosci"))
+    )
     if payment.flag("PlatnoscInna"):
         lines += line(_("Forma płatności"), _("Płatność inna"))
     lines += line(_("Opis innej formy płatności"), payment.get("OpisPlatnosci"))
     link = payment.get("LinkDoPlatnosci")
     lines += line(_("Link do płatności bezgotówkowej"), link, href=link)
     lines += line(_("Identyfikator płatności KSeF"), payment.get("IPKSeF"))
-    accounts = [parts.bank_account_box(a, _("Numer rachunku rolnika")) for a in payment.children("RachunekBankowy1")]
-    accounts += [parts.bank_account_box(a, _("Numer rachunku nabywcy")) for a in payment.children("RachunekBankowy2")]
-    return Section("payment", _("Płatność"), blocks(Fields(lines), Columns(accounts) if accounts else None))
+    accounts = [
+        parts.bank_account_box(a, _("Numer rachunku rolnika"))
+        for a in payment.children("RachunekBankowy1")
+    ]
+    accounts += [
+        parts.bank_account_box(a, _("Numer rachunku nabywcy"))
+        for a in payment.children("RachunekBankowy2")
+    ]
+    return Section(
+        "payment", _("Płatność"), blocks(Fields(lines), Columns(accounts) if accounts else None)
+    )

@@ -7,6 +7,7 @@ names come from the schema's own country list (KodyKrajow), so every code has on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 
 from django.utils.translation import gettext_lazy as _
@@ -116,13 +117,13 @@ RATE_GROUPS = (
 YES_NO = {"1": _("TAK"), "2": _("NIE")}
 
 
-def word(codes: dict[str, object], code: str) -> str:
+def word(codes: Mapping[str, object], code: str) -> str:
     """The code in words; an unknown code is shown as written."""
     return str(codes.get(code, code)) if code else ""
 
 
 def _capitalise(word: str) -> str:
-    head = len(word) - len(word.lstrip("(\""))
+    head = len(word) - len(word.lstrip('("'))
     return word[:head] + word[head:].capitalize()
 
 
@@ -142,5 +143,5 @@ def _countries() -> dict[str, str]:
 
 
 def country(code: str) -> str:
-    """"Polska" for "PL"; an unknown code as written."""
+    """ "Polska" for "PL"; an unknown code as written."""
     return _countries().get(code, code) if code else ""

@@ -14,7 +14,7 @@ from typing import ClassVar
 
 @dataclass(slots=True)
 class Line:
-    """"Label: value"; `href` makes the value a link."""
+    """ "Label: value"; `href` makes the value a link."""
 
     label: str
     value: str

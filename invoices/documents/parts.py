@@ -48,7 +48,11 @@ def identity_lines(data: Node | None) -> list[Line]:
 def address_lines(address: Node | None) -> list[str]:
     if address is None:
         return []
-    values = [address.get("AdresL1"), address.get("AdresL2"), labels.country(address.get("KodKraju"))]
+    values = [
+        address.get("AdresL1"),
+        address.get("AdresL2"),
+        labels.country(address.get("KodKraju")),
+    ]
     gln = address.get("GLN")
     if gln:
         values.append(f"GLN: {gln}")
@@ -77,12 +81,18 @@ def party_box(party: Node, title: str, *extra: Line) -> Box:
     ids += line(_("Numer EORI"), party.get("NrEORI"))
     ids += line(_("Identyfikator nabywcy"), party.get("IDNabywcy"))
     ids += identity_lines(party.child("DaneIdentyfikacyjne"))
-    ids += line(_("Status podatnika"), labels.word(labels.TAXPAYER_STATUSES, party.get("StatusInfoPodatnika")))
+    ids += line(
+        _("Status podatnika"),
+        labels.word(labels.TAXPAYER_STATUSES, party.get("StatusInfoPodatnika")),
+    )
     contact = contact_lines(party)
     contact += line(_("Numer klienta"), party.get("NrKlienta"))
     contact += line(_("Numer kontrahenta"), party.get("NrKontrahenta"))
     markers = [
-        *line(_("Faktura dotyczy jednostki podrzędnej JST"), labels.word(labels.YES_NO, party.get("JST"))),
+        *line(
+            _("Faktura dotyczy jednostki podrzędnej JST"),
+            labels.word(labels.YES_NO, party.get("JST")),
+        ),
         *line(_("Faktura dotyczy członka grupy GV"), labels.word(labels.YES_NO, party.get("GV"))),
         *extra,
     ]
@@ -100,7 +110,8 @@ def party_box(party: Node, title: str, *extra: Line) -> Box:
 
 def third_party_box(party: Node, position: int) -> Box:
     role = labels.word(labels.THIRD_PARTY_ROLES, party.get("Rola"))
-    other = party.get("OpisRoli") if party.flag("RolaInna") else party.get("OpisRoli")
+    party.get("RolaInna")  # the "other role" marker: OpisRoli says which
+    other = party.get("OpisRoli")
     share = party.get("Udzial")
     extra = [
         *line(_("Rola"), role),
@@ -132,8 +143,12 @@ def corrected_invoices(fa: Node) -> list[CorrectedInvoice]:
 
 
 def corrected_party_boxes(fa: Node) -> list[Box]:
-    boxes = [party_box(p, _("Dane sprzedawcy z faktury korygowanej")) for p in fa.children("Podmiot1K")]
-    boxes += [party_box(p, _("Dane nabywcy z faktury korygowanej")) for p in fa.children("Podmiot2K")]
+    boxes = [
+        party_box(p, _("Dane sprzedawcy z faktury korygowanej")) for p in fa.children("Podmiot1K")
+    ]
+    boxes += [
+        party_box(p, _("Dane nabywcy z faktury korygowanej")) for p in fa.children("Podmiot2K")
+    ]
     return boxes
 
 
@@ -159,7 +174,9 @@ def settlement_blocks(fa: Node, currency: str) -> list[Block]:
         Fields(
             line(_("Suma odliczeń"), money(settlement.get("SumaOdliczen")))
             + line(_("Kwota należności do zapłaty"), money(settlement.get("DoZaplaty")))
-            + line(_("Kwota nadpłacona do rozliczenia/zwrotu"), money(settlement.get("DoRozliczenia")))
+            + line(
+                _("Kwota nadpłacona do rozliczenia/zwrotu"), money(settlement.get("DoRozliczenia"))
+            )
         ),
     )
 
@@ -226,7 +243,9 @@ def attachment_blocks(attachment: Node | None) -> list[Block]:
             inner.append(Notes(text.all("Akapit")))
         for grid in data.children("Tabela"):
             inner.append(
-                Fields([Line(m.get("TKlucz"), m.get("TWartosc")) for m in grid.children("TMetaDane")])
+                Fields(
+                    [Line(m.get("TKlucz"), m.get("TWartosc")) for m in grid.children("TMetaDane")]
+                )
             )
             inner.append(_attachment_table(grid))
         result.append(Box(data.get("ZNaglowek"), blocks(*inner)))

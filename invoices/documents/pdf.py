@@ -20,8 +20,10 @@ from invoices.documents.render import document_for
 from invoices.models import Invoice
 
 STYLESHEET = "css/invoice.css"
-# WeasyPrint logs every layout step at INFO: seven lines per PDF, a flood in a ZIP export.
+# WeasyPrint logs every layout step at INFO (seven lines per PDF, a flood in a ZIP export)
+# and warns about the stylesheet's screen-only rules (overflow-x, width media queries).
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+logging.getLogger("weasyprint").setLevel(logging.ERROR)
 
 
 @lru_cache(maxsize=1)

@@ -63,7 +63,8 @@ def render(doc: XmlDocument, form: str) -> Document:
     document = Document(
         form=form,
         number=root.get("ID"),
-        kind=labels.word(TYPE_CODES, type_code) or (_("Faktura korygująca") if credit else _("Faktura")),
+        kind=labels.word(TYPE_CODES, type_code)
+        or (_("Faktura korygująca") if credit else _("Faktura")),
         currency=currency,
         sections=[],
     )
@@ -92,14 +93,21 @@ def render(doc: XmlDocument, form: str) -> Document:
     if payee is not None:
         parties.append(_party_node(payee, _("Odbiorca płatności")))
     document.sections = [
-        Section("correction", _("Dane faktury korygowanej"),
-                blocks(CorrectedList(document.corrected) if document.corrected else None)),
+        Section(
+            "correction",
+            _("Dane faktury korygowanej"),
+            blocks(CorrectedList(document.corrected) if document.corrected else None),
+        ),
         Section("parties", _("Podmioty"), blocks(Columns([p for p in parties if p is not None]))),
-        Section("details", _("Szczegóły"), blocks(Fields(details), Notes(root.all("Note"), title=_("Uwagi")))),
+        Section(
+            "details",
+            _("Szczegóły"),
+            blocks(Fields(details), Notes(root.all("Note"), title=_("Uwagi"))),
+        ),
         Section("lines", _("Pozycje"), _lines(root, credit, currency)),
         Section("summary", _("Podsumowanie stawek podatku"), _taxes(root)),
         Section("payment", _("Płatność"), _payment(root)),
-    ]  # fmt: skip
+    ]
     document.sections = [s for s in document.sections if s.blocks]
     return document
 
@@ -144,7 +152,9 @@ def _party_node(party: Node, title: str) -> Box:
         lines += line(_("Forma prawna"), legal.get("CompanyLegalForm"))
     endpoint = party.child("EndpointID")
     if endpoint is not None:
-        lines += line(_("Adres elektroniczny"), f"{endpoint.attr('schemeID')}:{endpoint.text}".strip(":"))
+        lines += line(
+            _("Adres elektroniczny"), f"{endpoint.attr('schemeID')}:{endpoint.text}".strip(":")
+        )
     for ident in party.children("PartyIdentification"):
         lines += line(_("Identyfikator"), ident.get("ID"))
     address = party.child("PostalAddress")
@@ -194,28 +204,42 @@ def _lines(root: Node, credit: bool, currency: str) -> list:  # type: ignore[typ
             if category is not None:
                 code, value = category.get("ID"), category.get("Percent")
                 percent = fmt.rate(value) if value else code
-        quantity, unit = _quantity(item_line.child("CreditedQuantity" if credit else "InvoicedQuantity"))
+        quantity, unit = _quantity(
+            item_line.child("CreditedQuantity" if credit else "InvoicedQuantity")
+        )
         price = item_line.child("Price")
-        rows.append([
-            item_line.get("ID"),
-            name,
-            description,
-            fmt.amount(price.get("PriceAmount")) if price is not None else "",
-            quantity,
-            unit,
-            percent,
-            fmt.amount(item_line.get("LineExtensionAmount")),
-        ])  # fmt: skip
+        rows.append(
+            [
+                item_line.get("ID"),
+                name,
+                description,
+                fmt.amount(price.get("PriceAmount")) if price is not None else "",
+                quantity,
+                unit,
+                percent,
+                fmt.amount(item_line.get("LineExtensionAmount")),
+            ]
+        )
     columns = [
-        Column(_("Lp.")), Column(_("Nazwa towaru lub usługi")), Column(_("Opis")),
-        Column(_("Cena jedn. netto"), numeric=True), Column(_("Ilość"), numeric=True),
-        Column(_("Miara")), Column(_("Stawka podatku")), Column(_("Wartość sprzedaży netto"), numeric=True),
-    ]  # fmt: skip
+        Column(_("Lp.")),
+        Column(_("Nazwa towaru lub usługi")),
+        Column(_("Opis")),
+        Column(_("Cena jedn. netto"), numeric=True),
+        Column(_("Ilość"), numeric=True),
+        Column(_("Miara")),
+        Column(_("Stawka podatku")),
+        Column(_("Wartość sprzedaży netto"), numeric=True),
+    ]
     totals = root.child("LegalMonetaryTotal")
     fields: list[Line] = []
     payable = ""
     if totals is not None:
-        money = lambda tag: f"{fmt.amount(totals.get(tag))} {currency}" if totals.child(tag) is not None else ""  # noqa: E731
+
+        def money(tag: str) -> str:
+            if totals is None or totals.child(tag) is None:
+                return ""
+            return f"{fmt.amount(totals.get(tag))} {currency}"
+
         fields = (
             line(_("Suma wartości netto pozycji"), money("LineExtensionAmount"))
             + line(_("Suma obniżek"), money("AllowanceTotalAmount"))
@@ -227,7 +251,9 @@ def _lines(root: Node, credit: bool, currency: str) -> list:  # type: ignore[typ
         )
         payable = money("PayableAmount")
     return blocks(
-        Notes([_("Faktura wystawiona w walucie %(currency)s") % {"currency": currency}]) if rows else None,
+        Notes([_("Faktura wystawiona w walucie %(currency)s") % {"currency": currency}])
+        if rows
+        else None,
         table(columns, rows),
         Fields(fields),
         Total(_("Kwota należności ogółem"), payable) if payable else None,
@@ -235,8 +261,8 @@ def _lines(root: Node, credit: bool, currency: str) -> list:  # type: ignore[typ
 
 
 def _taxes(root: Node) -> list:  # type: ignore[type-arg]
-    rows = []
-    totals = []
+    rows: list[list[str]] = []
+    totals: list[str] = []
     for tax_total in root.children("TaxTotal"):
         amount = tax_total.child("TaxAmount")
         if amount is not None:
@@ -246,24 +272,33 @@ def _taxes(root: Node) -> list:  # type: ignore[type-arg]
             code = percent = reason = ""
             if category is not None:
                 code, percent = category.get("ID"), category.get("Percent")
-                reason = category.get("TaxExemptionReason") or category.get("TaxExemptionReasonCode")
+                reason = category.get("TaxExemptionReason") or category.get(
+                    "TaxExemptionReasonCode"
+                )
                 scheme = category.child("TaxScheme")
                 if scheme is not None:
                     scheme.get("ID")
-            rows.append([
-                str(len(rows) + 1),
-                fmt.rate(percent) if percent else code,
-                code,
-                fmt.amount(subtotal.get("TaxableAmount")),
-                fmt.amount(subtotal.get("TaxAmount")),
-                reason,
-            ])  # fmt: skip
+            rows.append(
+                [
+                    str(len(rows) + 1),
+                    fmt.rate(percent) if percent else code,
+                    code,
+                    fmt.amount(subtotal.get("TaxableAmount")),
+                    fmt.amount(subtotal.get("TaxAmount")),
+                    reason,
+                ]
+            )
     columns = [
-        Column(_("Lp.")), Column(_("Stawka podatku")), Column(_("Kategoria")),
-        Column(_("Kwota netto"), numeric=True), Column(_("Kwota podatku"), numeric=True),
+        Column(_("Lp.")),
+        Column(_("Stawka podatku")),
+        Column(_("Kategoria")),
+        Column(_("Kwota netto"), numeric=True),
+        Column(_("Kwota podatku"), numeric=True),
         Column(_("Podstawa zwolnienia")),
-    ]  # fmt: skip
-    return blocks(table(columns, rows), Fields([Line(_("Kwota podatku ogółem"), t) for t in totals]))
+    ]
+    return blocks(
+        table(columns, rows), Fields([Line(_("Kwota podatku ogółem"), t) for t in totals])
+    )
 
 
 def _payment(root: Node) -> list:  # type: ignore[type-arg]

@@ -49,7 +49,9 @@ def kod1(invoice: Invoice, xml: bytes) -> Code | None:
     with the KSeF number (digest §7.2). None when the seller NIP is not a NIP (KSeF only
     issues the link for NIP sellers)."""
     try:
-        url = qr.invoice_verification_url(qr_environment(), invoice.seller_nip, invoice.issue_date, xml)
+        url = qr.invoice_verification_url(
+            qr_environment(), invoice.seller_nip, invoice.issue_date, xml
+        )
     except qr.QrError:
         return None
     qr_code = segno.make_qr(url, error="m")
@@ -63,7 +65,9 @@ def document_for(invoice: Invoice) -> Document:
     doc = XmlDocument(xml)
     renderer = RENDERERS.get(doc.namespace)
     if renderer is None:
-        document = Document(form=invoice.form_code, number=invoice.invoice_number, kind=_("Dokument"), sections=[])
+        document = Document(
+            form=invoice.form_code, number=invoice.invoice_number, kind=_("Dokument"), sections=[]
+        )
     else:
         document = renderer(doc, invoice.form_code)
     document.ksef_number = invoice.ksef_number

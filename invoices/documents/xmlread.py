@@ -78,7 +78,9 @@ class XmlDocument:
             ]
             if has_children and not attributes:
                 continue
-            value = " ".join(part for part in [text if not has_children else "", *attributes] if part)
+            value = " ".join(
+                part for part in [text if not has_children else "", *attributes] if part
+            )
             if value:
                 found.append(Leftover(self._path(element), value))
         return found

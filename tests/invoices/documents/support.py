@@ -122,7 +122,11 @@ def store_sample(client: Client, name: str, **fields: object) -> Stored:
 
     xml = sample_bytes(name)
     root = etree.fromstring(xml)
-    local = {etree.QName(e).localname: (e.text or "").strip() for e in root.iter() if isinstance(e.tag, str)}
+    local = {
+        etree.QName(e).localname: (e.text or "").strip()
+        for e in root.iter()
+        if isinstance(e.tag, str)
+    }
     seller = SELLER_NIP
     seller_node = root.find("{*}Podmiot1/{*}DaneIdentyfikacyjne/{*}NIP")
     if seller_node is not None:

@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET
 from clients.models import Client
 from clients.selectors import client_get, clients_visible_to
 from invoices.browse.filters import (
+    COUNT_LIMIT,
     ROLE_CHOICES,
     TYPE_CHOICES,
     Selection,
@@ -62,7 +63,7 @@ def _list(
     selection = select(membership=membership, params=request.GET, client=client)
     list_visit_record(membership=membership, client=client, role=selection.role)
     counts = selection.counts()
-    total = counts[selection.role] if selection.role else sum(counts[r] for r in ROLES)
+    total = counts[selection.role or "all"]
     page = _page(selection, total, request.GET.get("page"))
     context = {
         "client": client,
@@ -74,6 +75,7 @@ def _list(
         "new_count": counts[f"new_{selection.role}"]
         if selection.role
         else sum(counts[f"new_{r}"] for r in ROLES),
+        "count_limit": COUNT_LIMIT,
         "columns": _columns(request.GET, selection),
         "page_query": _without(request.GET, "page"),
         "export_query": _without(request.GET, "page"),
@@ -93,9 +95,10 @@ def _template(request: HtmxHttpRequest) -> str:
 
 
 def _page(selection: Selection, total: int, number: str | None) -> Page[Any]:
-    """The page of rows; the count comes from the tabs' query, not a second COUNT."""
+    """The page of rows; the count comes from the tabs' query, not a second COUNT. Past
+    COUNT_LIMIT rows the pages end there (the list asks for a narrower filter)."""
     paginator = Paginator(selection.links, PAGE_SIZE)
-    paginator.__dict__["count"] = total  # Paginator.count is a cached_property
+    paginator.__dict__["count"] = min(total, COUNT_LIMIT)  # a cached_property
     return paginator.get_page(number)
 
 
@@ -119,7 +122,7 @@ def _tabs(query: QueryDict, selection: Selection, counts: dict[str, int]) -> lis
             {
                 "role": "",
                 "label": None,
-                "count": sum(counts[role] for role in ROLES),
+                "count": counts["all"],
                 "new": sum(counts[f"new_{role}"] for role in ROLES),
                 "query": _without(query, "page", role=""),
                 "current": selection.role == "",

@@ -69,6 +69,11 @@ class Invoice(models.Model):
         indexes = [
             models.Index(fields=["seller_nip", "issue_date"], name="invoice_seller_issue_idx"),
             models.Index(fields=["issue_date"], name="invoice_issue_idx"),
+            # The invoice lists' amount ranges and sorts, and the KSeF date filter (on
+            # PostgreSQL also trigram indexes for search: migration 0006).
+            models.Index(fields=["gross_amount"], name="invoice_gross_idx"),
+            models.Index(fields=["net_amount"], name="invoice_net_idx"),
+            models.Index(fields=["invoicing_date"], name="invoice_invoicing_date_idx"),
         ]
 
     def __str__(self) -> str:
@@ -96,7 +101,10 @@ class ClientInvoice(models.Model):
         indexes = [
             models.Index(
                 fields=["client", "subject_type", "-issue_date"], name="client_invoice_list_idx"
-            )
+            ),
+            # The office-wide list, newest first, and its "new since I last looked".
+            models.Index(fields=["-issue_date", "-id"], name="client_invoice_newest_idx"),
+            models.Index(fields=["stored_at"], name="client_invoice_stored_idx"),
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,7 @@ from django import template
 from django.utils.formats import number_format
 from django.utils.translation import ngettext
 
-from invoices.browse.filters import ROLE_CHOICES, ROLE_OF_SUBJECT_TYPE, TYPE_LABELS
+from invoices.browse.filters import COUNT_LIMIT, ROLE_CHOICES, ROLE_OF_SUBJECT_TYPE, TYPE_LABELS
 
 register = template.Library()
 ROLE_LABELS = dict(ROLE_CHOICES)
@@ -44,12 +44,29 @@ def role_label(subject_type: str) -> str:
 
 @register.simple_tag
 def invoice_count(n: int) -> str:
-    """ "1 faktura", "2 faktury", "5 faktur" (the Polish forms come from the pl catalogue)."""
+    """ "1 faktura", "2 faktury", "5 faktur" (the Polish forms come from the pl catalogue);
+    past the lists' counting limit "ponad 10 000 faktur"."""
+    if n > COUNT_LIMIT:
+        return ngettext("ponad %(n)s fakturę", "ponad %(n)s faktur", COUNT_LIMIT) % {
+            "n": number_format(COUNT_LIMIT, force_grouping=True)
+        }
     return ngettext("%(n)s faktura", "%(n)s faktur", n) % {
         "n": number_format(n, force_grouping=True)
     }
 
 
+@register.filter
+def tab_count(n: int) -> str:
+    """A tab's count: "10 000+" past the counting limit."""
+    if n > COUNT_LIMIT:
+        return number_format(COUNT_LIMIT, force_grouping=True) + "+"
+    return number_format(n, force_grouping=True)
+
+
 @register.simple_tag
 def new_count(n: int) -> str:
+    if n > COUNT_LIMIT:
+        return ngettext("ponad %(n)s nowa", "ponad %(n)s nowych", COUNT_LIMIT) % {
+            "n": number_format(COUNT_LIMIT, force_grouping=True)
+        }
     return ngettext("%(n)s nowa", "%(n)s nowych", n) % {"n": number_format(n, force_grouping=True)}

@@ -4,12 +4,14 @@ Stores N invoices (default 1,000; the Ministry's example 01, each with its own n
 KSeF number, ~5 KB of XML) for one client on a fresh database, then writes the office-wide
 list's archive the way an export job does (`invoices.exports.archive.archive_file`, the
 selection from `filtered_links`), twice: XML only, and XML + PDF (the portal's
-`render_pdf`, WeasyPrint). For each it prints the elapsed time, the archive's size, the
-bytes of documents that went through it, and the peak resident set size of the export
-alone: the kernel's high-water mark (VmHWM) is reset just before the export starts
-(`/proc/self/clear_refs`), so the seeding does not count. The claim: memory stays flat
-whatever the number of invoices, because the selection is read one chunk (200 links) at a
-time and every file is written and dropped — compare the peak with the documents' total.
+`render_pdf`, WeasyPrint, in the job's child process recycled every 100 PDFs:
+`archive.isolated_pdf_renderer`). For each it prints the elapsed time, the archive's size,
+the bytes of documents that went through it, and the peak resident set size of the export
+alone (and of the largest PDF child): the kernel's high-water mark (VmHWM) is reset just
+before the export starts (`/proc/self/clear_refs`), so the seeding does not count. The
+claim: memory stays flat whatever the number of invoices, because the selection is read one
+chunk (200 links) at a time and every file is written and dropped — compare the peak with
+the documents' total.
 
 ``--quick``: 200 invoices. ``--invoices N``. ``--xml-only``: skip the (slow) PDF run.
 With DATABASE_URL=postgres://... the run uses a fresh PostgreSQL database (dropped at the
@@ -130,8 +132,13 @@ def run(manager: Membership, *, with_pdf: bool, folder: Path) -> None:
     exact = _reset_peak()
     maxrss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
-    result = archive.archive_file(path, links, with_pdf=with_pdf)
+    if with_pdf:  # as an export job does: PDFs in a child process recycled every 100
+        with archive.isolated_pdf_renderer() as render:
+            result = archive.archive_file(path, links, pdf=render)
+    else:
+        result = archive.archive_file(path, links, with_pdf=False)
     elapsed = time.perf_counter() - started
+    child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     peak = _rss_mb("VmHWM") if exact else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     label = "XML + PDF" if with_pdf else "XML only "
     size = path.stat().st_size / 1024 / 1024
@@ -145,6 +152,8 @@ def run(manager: Membership, *, with_pdf: bool, folder: Path) -> None:
               f"(+{(peak or 0) - (before or 0):.0f} MB)")  # fmt: skip
     else:
         print(f"             peak RSS of the process {peak:.0f} MB (was {maxrss_before:.0f} MB)")
+    if with_pdf:
+        print(f"             largest PDF child process: peak RSS {child:.0f} MB")
     path.unlink()
 
 

@@ -33,6 +33,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -290,9 +291,8 @@ def export_run(job_id: int, *, pdf: archive.PdfRenderer | None = None) -> str:
     part = final.with_suffix(final.suffix + ".part")
     pdf_log = _PdfLog()
     try:
-        with translation.override(job.language):
-            renderer = pdf_log.renderer(pdf) if job.kind == Kind.ZIP else None
-            _write(job, links, part, pdf=renderer)
+        with translation.override(job.language), _job_pdf_renderer(job, pdf) as render:
+            _write(job, links, part, pdf=pdf_log.renderer(render) if render else None)
         part.rename(final)
     except _ClaimLost:
         part.unlink(missing_ok=True)
@@ -319,6 +319,21 @@ def export_run(job_id: int, *, pdf: archive.PdfRenderer | None = None) -> str:
         final.unlink(missing_ok=True)
         return "skipped"
     return str(State.DONE)
+
+
+@contextmanager
+def _job_pdf_renderer(
+    job: ExportJob, pdf: archive.PdfRenderer | None
+) -> Iterator[archive.PdfRenderer | None]:
+    """The job's PDF renderer: none for a register, the given one (tests), else the portal's
+    own in a recycled child process (see archive.isolated_pdf_renderer)."""
+    if job.kind != Kind.ZIP:
+        yield None
+    elif pdf is not None:
+        yield pdf
+    else:
+        with archive.isolated_pdf_renderer() as render:
+            yield render
 
 
 def _write(

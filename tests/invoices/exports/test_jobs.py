@@ -204,3 +204,46 @@ def test_a_job_remembers_the_language_of_the_member_who_asked(manager, three):
         job = _start(manager)
     assert job.language == "en"
     assert _start(manager).language == "pl"
+
+
+def _pid_pdf(invoice):  # type: ignore[no-untyped-def]
+    import os
+
+    return b"%PDF " + str(os.getpid()).encode()
+
+
+def _broken_pdf(invoice):  # type: ignore[no-untyped-def]
+    raise RuntimeError("no fonts")
+
+
+def test_a_zip_job_renders_the_real_pdfs_in_a_child_process(manager, client_company):
+    link = sample_link(client_company, "mf-fa3-example-01.xml")
+    job = _start(manager, kind="zip")
+    assert services.export_run(job.pk) == "done"
+    job.refresh_from_db()
+    with zipfile.ZipFile(services.export_file(job)) as zf:  # type: ignore[arg-type]
+        assert zf.read(f"{link.invoice.ksef_number}.pdf").startswith(b"%PDF-")
+    assert job.error_code == ""
+
+
+def test_the_child_process_is_replaced_every_so_many_pdfs(manager, client_company):
+    import os
+
+    from invoices.exports import archive
+
+    links = [sample_link(client_company, "invoice-template-fa-3.xml") for _ in range(5)]
+    with archive.isolated_pdf_renderer(_pid_pdf, recycle=2) as render:
+        pids = [render(link.invoice) for link in links]
+    children = {pid.split()[1] for pid in pids}  # type: ignore[union-attr]
+    assert str(os.getpid()).encode() not in children
+    assert len(children) == 3  # 2 + 2 + 1
+
+
+def test_a_pdf_failing_in_the_child_leaves_the_invoice_its_xml(manager, client_company):
+    from invoices.exports import archive
+
+    link = sample_link(client_company, "invoice-template-fa-3.xml")
+    log = services._PdfLog()
+    with archive.isolated_pdf_renderer(_broken_pdf) as render:
+        assert log.renderer(render)(link.invoice) is None
+    assert log.missing == [link.invoice.ksef_number]

@@ -10,8 +10,11 @@ from django.http import HttpRequest
 
 from invoices.models import (
     ClientInvoice,
+    ExportJob,
     Invoice,
     InvoiceCorrection,
+    InvoiceDigestSent,
+    InvoiceDigestSubscription,
     InvoiceSyncState,
     OfficeSyncSettings,
     SyncCursor,
@@ -75,3 +78,30 @@ class InvoiceCorrectionAdmin(ReadOnly):
     search_fields = ("correction__ksef_number", "corrected_ksef_number", "corrected_number")
     list_select_related = ("correction",)
     raw_id_fields = ("correction",)
+
+
+# Bulk exports and the daily e-mail's ledger: read-only, for support (the files themselves
+# are served only to the member who asked, never from here).
+@admin.register(ExportJob)
+class ExportJobAdmin(ReadOnly):
+    list_display = ("pk", "office", "requested_by", "client", "kind", "state", "created_at")
+    list_filter = ("kind", "state")
+    list_select_related = ("office", "requested_by__user", "client")
+    raw_id_fields = ("office", "requested_by", "client")
+
+
+@admin.register(InvoiceDigestSent)
+class InvoiceDigestSentAdmin(ReadOnly):
+    list_display = ("membership", "day", "status", "invoice_count", "client_count", "sent_at")
+    list_filter = ("status",)
+    list_select_related = ("membership__user",)
+    raw_id_fields = ("membership",)
+
+
+@admin.register(InvoiceDigestSubscription)
+class InvoiceDigestSubscriptionAdmin(ReadOnly):
+    """Each member sets it on their own page (invoices:notifications)."""
+
+    list_display = ("membership", "daily_purchases", "updated_at")
+    list_filter = ("daily_purchases",)
+    list_select_related = ("membership__user",)

@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from django_cryptography.fields import encrypt
 
 from clients.models import Client
-from portal.models import Office
+from portal.models import Membership, Office
 
 
 class SubjectType(models.TextChoices):
@@ -389,3 +389,136 @@ class InvoiceCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.correction_id} -> {self.corrected_ksef_number or self.corrected_number}"
+
+
+class ExportJob(models.Model):
+    """A bulk download of a filtered invoice list, prepared in the background.
+
+    The list's query parameters (and the client, for a client's list) are stored as they
+    were, and the selection is made again by the task through the same filter the list uses,
+    in the scope of the member who asked — so an accountant's export holds only the clients
+    assigned to them when it runs. Only that member sees the job and downloads its file.
+    A task claims the job with a conditional UPDATE (`claim_token`), so a task delivered
+    twice writes the file once. Outcomes are codes (`error_code` + `error_params`), rendered
+    in the reader's language by `invoices.exports.messages`.
+    """
+
+    class Kind(models.TextChoices):
+        ZIP = "zip", _("Archiwum ZIP (XML i PDF)")
+        CSV = "csv", _("Rejestr CSV")
+        XLSX = "xlsx", _("Rejestr XLSX")
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("W kolejce")
+        RUNNING = "running", _("W przygotowaniu")
+        DONE = "done", _("Gotowy")
+        FAILED = "failed", _("Nieudany")
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="invoice_exports")
+    requested_by = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="invoice_exports"
+    )
+    # None: the office-wide list ("Faktury").
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, null=True, blank=True, related_name="invoice_exports"
+    )
+    kind = models.CharField(_("rodzaj"), max_length=8, choices=Kind.choices)
+    params = models.JSONField(default=dict, blank=True)  # {"name": ["value", ...]}
+    # The language of the member who asked: the register's column names and words use it.
+    language = models.CharField(max_length=10, default="pl")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    # Relative to settings.EXPORTS_ROOT; empty until the file is complete.
+    file_name = models.CharField(max_length=200, blank=True)
+    file_size = models.PositiveBigIntegerField(null=True, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("eksport faktur")
+        verbose_name_plural = _("eksporty faktur")
+        indexes = [
+            models.Index(fields=["requested_by", "-created_at"], name="export_job_member_idx"),
+            models.Index(fields=["state", "created_at"], name="export_job_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"export #{self.pk} {self.kind} {self.state}"
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (self.State.DONE, self.State.FAILED)
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        return min(99, self.done * 100 // self.total) if self.total else 0
+
+    @property
+    def error_text(self) -> str:
+        """The stored outcome's message in the active language ("" for none)."""
+        from invoices.exports.messages import error_message
+
+        return error_message(self.error_code, self.error_params) if self.error_code else ""
+
+
+class InvoiceDigestSubscription(models.Model):
+    """A member's choice of the daily e-mail about new purchase invoices (off by default)."""
+
+    membership = models.OneToOneField(
+        Membership, on_delete=models.CASCADE, related_name="invoice_digest"
+    )
+    daily_purchases = models.BooleanField(
+        _("codzienny e-mail o nowych fakturach zakupowych moich klientów"), default=False
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("powiadomienie o fakturach")
+        verbose_name_plural = _("powiadomienia o fakturach")
+
+    def __str__(self) -> str:
+        return f"digest of member #{self.membership_id}: {self.daily_purchases}"
+
+
+class InvoiceDigestSent(models.Model):
+    """The exactly-once ledger of the daily e-mail: one row per member and day.
+
+    The row is created ("claimed") in its own committed transaction before the e-mail goes
+    out and marked "sent" after the SMTP server accepted it; the unique constraint on
+    (membership, day) is what stops a second run, or a second worker, from sending it again.
+    """
+
+    class Status(models.TextChoices):
+        CLAIMED = "claimed", _("W trakcie wysyłki")
+        SENT = "sent", _("Wysłano")
+        FAILED = "failed", _("Nie udało się wysłać (ponowimy)")
+
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="invoice_digests_sent"
+    )
+    day = models.DateField()  # the Polish calendar day the e-mail is for
+    status = models.CharField(max_length=10, choices=Status.choices)
+    claim_token = models.CharField(max_length=32)
+    claimed_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    invoice_count = models.PositiveIntegerField(default=0)
+    client_count = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("wysłany e-mail o fakturach")
+        verbose_name_plural = _("wysłane e-maile o fakturach")
+        constraints = [
+            models.UniqueConstraint(fields=["membership", "day"], name="invoice_digest_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"digest {self.membership_id}/{self.day}: {self.status}"

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from invoices import document_views, list_views, views
+from invoices import document_views, export_views, list_views, views
+from invoices.digest import views as digest_views
 
 app_name = "invoices"
 
@@ -16,4 +17,9 @@ urlpatterns = [
     path("<int:pk>/", document_views.invoice_detail, name="detail"),
     path("<int:pk>/xml/", document_views.invoice_xml, name="xml"),
     path("<int:pk>/pdf/", document_views.invoice_pdf, name="pdf"),
+    path("exports/", export_views.export_list, name="export_list"),
+    path("exports/start/", export_views.export_start, name="export_start"),
+    path("exports/<int:pk>/", export_views.export_status, name="export_status"),
+    path("exports/<int:pk>/download/", export_views.export_download, name="export_download"),
+    path("notifications/", digest_views.notifications, name="notifications"),
 ]

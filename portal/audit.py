@@ -128,6 +128,10 @@ ACTION_LABELS: dict[str, Any] = {
     "invoices.sync_resumed": _("Wznowiono synchronizację faktur klienta"),
     "invoices.backfill_set": _("Zmieniono początek pobierania historii faktur klienta"),
     "invoices.settings_changed": _("Zmieniono ustawienia synchronizacji faktur"),
+    "invoices.export_requested": _("Zlecono eksport faktur (ZIP lub rejestr)"),
+    "invoices.export_downloaded": _("Pobrano eksport faktur"),
+    "invoices.digest_subscribed": _("Włączono codzienny e-mail o nowych fakturach"),
+    "invoices.digest_unsubscribed": _("Wyłączono codzienny e-mail o nowych fakturach"),
 }
 
 

@@ -9,5 +9,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Packages inside an app that have tasks of their own: the expiry reminders.
-app.autodiscover_tasks(["certificates.expiry", "invoices.sync"])
+# Packages inside an app that have tasks of their own: the expiry reminders, the invoice
+# sync, the bulk exports and the daily invoice e-mail.
+app.autodiscover_tasks(
+    ["certificates.expiry", "invoices.sync", "invoices.exports", "invoices.digest"]
+)

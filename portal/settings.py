@@ -196,6 +196,14 @@ else:
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="KSeF Portal <portal@localhost>")
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 
+# Bulk invoice exports (ZIP, registers) prepared in the background: files are written under
+# EXPORTS_ROOT, served only through the portal to the member who asked, and removed with
+# their job EXPORTS_KEEP_DAYS after they were made.
+EXPORTS_ROOT = env.path("EXPORTS_ROOT", default=BASE_DIR / "var" / "exports")
+EXPORTS_KEEP_DAYS = env.int("EXPORTS_KEEP_DAYS", default=7)
+if EXPORTS_KEEP_DAYS < 1:
+    raise ImproperlyConfigured("EXPORTS_KEEP_DAYS must be at least 1.")
+
 # Celery: a broker that needs no server by default (files under var/), Redis in production.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)

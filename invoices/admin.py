@@ -15,6 +15,7 @@ from invoices.models import (
     InvoiceCorrection,
     InvoiceDigestSent,
     InvoiceDigestSubscription,
+    InvoiceListVisit,
     InvoiceSyncState,
     OfficeSyncSettings,
     SyncCursor,
@@ -78,6 +79,14 @@ class InvoiceCorrectionAdmin(ReadOnly):
     search_fields = ("correction__ksef_number", "corrected_ksef_number", "corrected_number")
     list_select_related = ("correction",)
     raw_id_fields = ("correction",)
+
+
+@admin.register(InvoiceListVisit)
+class InvoiceListVisitAdmin(ReadOnly):
+    """When each member last looked at each list ("new since I last looked")."""
+
+    list_display = ("membership", "client", "role", "last_seen_at")
+    list_select_related = ("membership",)
 
 
 # Bulk exports and the daily e-mail's ledger: read-only, for support (the files themselves

@@ -254,9 +254,6 @@ def test_the_count_meets_its_noun(login, manager, client_company, n, text):  # t
     assert f'<p id="invoice-count" role="status">{text}</p>' in html
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the Polish plural forms come with the pl catalogue entry at the merge"
-)
 @pytest.mark.parametrize(("n", "text"), [(2, "2 faktury"), (22, "22 faktury")])
 def test_the_count_takes_the_polish_paucal_form(login, manager, client_company, n, text):  # type: ignore[no-untyped-def]
     make_invoices(client_company, n)

@@ -200,7 +200,6 @@ def test_a_user_outside_any_office_has_no_setting(client, db):
     assert client.get(URL).status_code == 403
 
 
-@pytest.mark.xfail(reason="the Polish plural forms come with the pl catalogue entry at the merge")
 def test_two_invoices_take_the_polish_paucal_form(accountant, client_company, second_client):
     _subscribe(accountant)
     _purchases(client_company, 1)

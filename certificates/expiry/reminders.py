@@ -31,7 +31,6 @@ import logging
 import random
 import smtplib
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -40,7 +39,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.template.loader import render_to_string
 from django.urls import NoReverseMatch, reverse
@@ -65,6 +64,7 @@ from certificates.models import (
 )
 from clients.models import AccessModel, Client
 from portal.audit import audit_record
+from portal.ledger import ledger_claim, reclaimable
 from portal.models import Membership, Office
 
 logger = logging.getLogger(__name__)
@@ -226,36 +226,18 @@ def reminders_due(*, now: datetime.datetime) -> list[DueReminder]:
 
 
 def _reclaimable(now: datetime.datetime) -> Q:
-    return Q(status=Status.FAILED) | Q(status=Status.CLAIMED, claimed_at__lt=now - CLAIM_LEASE)
+    return reclaimable(now, CLAIM_LEASE)
 
 
 def _claim(
     model: type[Ledger], *, lookup: dict[str, Any], defaults: dict[str, Any]
 ) -> Ledger | None:
-    """Create the ledger row as "claimed", or take over a failed or abandoned one.
-
-    Runs in its own transaction so the claim is committed (visible to every other worker)
-    before anything is sent. Returns None when someone else holds or finished the work.
-    """
-    now = timezone.now()
-    token = uuid.uuid4().hex
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                return model.objects.create(
-                    **lookup, **defaults, status=Status.CLAIMED, claimed_at=now, claim_token=token
-                )
-        except IntegrityError:
-            pass  # the row exists: ours only if it failed, or its worker's lease ran out
-        extra: dict[str, Any] = {"attempts": F("attempts") + 1} if model is SentReminder else {}
-        taken = (
-            model.objects.filter(**lookup)
-            .filter(_reclaimable(now))
-            .update(status=Status.CLAIMED, claimed_at=now, claim_token=token, **extra)
-        )
-        if not taken:
-            return None
-        return model.objects.get(**lookup)
+    """Create the ledger row as "claimed", or take over a failed or abandoned one
+    (`portal.ledger`); committed before anything is sent."""
+    extra: dict[str, Any] = {"attempts": F("attempts") + 1} if model is SentReminder else {}
+    return ledger_claim(
+        model, lookup=lookup, defaults=defaults, lease=CLAIM_LEASE, on_takeover=extra
+    )
 
 
 def reminder_claim(*, due: DueReminder) -> SentReminder | None:

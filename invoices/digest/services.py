@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db import transaction
+from django.db.models import Count
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.translation import ngettext
@@ -38,6 +37,7 @@ from clients.models import Client
 from invoices.browse.filters import filtered_links
 from invoices.models import InvoiceDigestSent, InvoiceDigestSubscription
 from portal.audit import audit_record
+from portal.ledger import ledger_claim
 from portal.models import Membership
 
 logger = logging.getLogger(__name__)
@@ -185,26 +185,9 @@ def _settings_url() -> str:
 
 def digest_claim(*, membership: Membership, day: dt.date) -> InvoiceDigestSent | None:
     """Claim the member's e-mail of `day` (None: sent, or being sent by another run)."""
-    now = timezone.now()
-    token = uuid.uuid4().hex
-    lookup = {"membership": membership, "day": day}
-    with transaction.atomic():
-        try:
-            with transaction.atomic():
-                return InvoiceDigestSent.objects.create(
-                    **lookup, status=Status.CLAIMED, claimed_at=now, claim_token=token
-                )
-        except IntegrityError:
-            pass  # the row exists: ours only if it failed or its worker's lease ran out
-        reclaimable = Q(status=Status.FAILED) | Q(
-            status=Status.CLAIMED, claimed_at__lt=now - CLAIM_LEASE
-        )
-        taken = (
-            InvoiceDigestSent.objects.filter(**lookup)
-            .filter(reclaimable)
-            .update(status=Status.CLAIMED, claimed_at=now, claim_token=token)
-        )
-        return InvoiceDigestSent.objects.get(**lookup) if taken else None
+    return ledger_claim(
+        InvoiceDigestSent, lookup={"membership": membership, "day": day}, lease=CLAIM_LEASE
+    )
 
 
 def _release(row: InvoiceDigestSent, **changes: Any) -> bool:

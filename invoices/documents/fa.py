@@ -1,6 +1,7 @@
 """FA (3) and FA (2) e-invoices rendered like the Ministry's visualisation.
 
-Sections in the official order (``../shared/ksef/visualisation/README.md``): header,
+Sections in the order of the Ministry's own visualisation tool (CIRFMF/ksef-pdf-generator,
+release 1.1.18, as it renders MF example 01): header,
 corrected invoice data, parties, details, lines with the total due (or the order of an
 advance invoice), VAT summary per rate, annotations, additional information, settlement,
 payment, transaction terms, registers, other information, attachments. FA (2) uses the

@@ -17,7 +17,8 @@ _ALSO_FORMULA = frozenset("\u2212")  # MINUS SIGN: NFKC leaves it alone, spreads
 _LEADING_BLANKS = " \t\r\n\u3000"
 
 
-def _starts_formula(text: str) -> bool:
+def starts_formula(text: str) -> bool:
+    """Whether a spreadsheet would read this text as a formula."""
     stripped = text.lstrip(_LEADING_BLANKS)
     if not stripped:
         return False
@@ -29,6 +30,6 @@ def _starts_formula(text: str) -> bool:
 
 def spreadsheet_safe(value: Any) -> Any:
     """`value`, with a leading apostrophe when it is text a spreadsheet would run."""
-    if isinstance(value, str) and _starts_formula(value):
+    if isinstance(value, str) and starts_formula(value):
         return "'" + value
     return value

@@ -47,10 +47,10 @@ from invoices.exports.amounts import (
 )
 from invoices.exports.selection import documents_of, link_chunks
 from invoices.models import ClientInvoice, SubjectType
+from portal.spreadsheet import spreadsheet_safe, starts_formula
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 TEXT, DATE, AMOUNT = "text", "date", "amount"
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 BOM = "\ufeff"
 
 ROLE_WORDS: dict[str, Promise] = {
@@ -193,8 +193,9 @@ def register_rows(links: QuerySet[ClientInvoice], *, on_chunk: Any = None) -> It
 
 
 def neutralised(text: str) -> str:
-    """A text cell a spreadsheet will not run as a formula."""
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+    """A text cell a spreadsheet will not run as a formula (`portal.spreadsheet`: the
+    full-width and small forms of = + - @ too)."""
+    return str(spreadsheet_safe(text))
 
 
 def csv_cell(value: Any) -> str:
@@ -278,7 +279,7 @@ def _xlsx_sheet(workbook: Any, rows: Iterable[list[Any]]) -> None:
                 sheet.write_datetime(count, index, value, date_format)
             else:
                 text = str(value)
-                if text.startswith(FORMULA_TRIGGERS):
+                if starts_formula(text):
                     sheet.write_string(count, index, text, quoted)
                 else:
                     sheet.write_string(count, index, text)

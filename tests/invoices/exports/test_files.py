@@ -166,7 +166,9 @@ def test_the_csv_is_utf8_with_a_bom_semicolons_decimal_commas_and_crlf(manager, 
     assert example01[column["Netto 8% lub 7%"]] == ""
 
 
-@pytest.mark.parametrize("text", [HOSTILE, "+48 123", "-ABC", "@SUM(A1)", "\tx", "\rx"])
+@pytest.mark.parametrize(
+    "text", [HOSTILE, "+48 123", "-ABC", "@SUM(A1)", "\tx", "\rx", "＝1+1", "﹢48", "−5"]
+)
 def test_a_csv_text_cell_that_could_run_as_a_formula_gets_a_leading_apostrophe(
     manager, client_company, text
 ):

@@ -44,6 +44,7 @@ __all__ = [
     "KsefError",
     "KsefStatusError",
     "KsefTransportError",
+    "MalformedXmlError",
     "NotFoundError",
     "OperationTimeout",
     "PermissionOperationFailed",
@@ -65,6 +66,15 @@ class KsefError(Exception):
 
 class InvoiceParseError(KsefError):
     """The bytes are not a well-formed FA(3) invoice this parser can read."""
+
+
+class MalformedXmlError(InvoiceParseError):
+    """The bytes are not well-formed XML; ``line`` and ``detail`` say where and why."""
+
+    def __init__(self, line: int, detail: str) -> None:
+        super().__init__(f"not well-formed XML: {detail}")
+        self.line = line
+        self.detail = detail
 
 
 class UnsafeXmlError(InvoiceParseError):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -36,6 +37,7 @@ from ksef.errors import (
     InvoiceParseError,
     InvoiceTooLargeError,
     InvoiceValidationError,
+    MalformedXmlError,
     SchemaLoadError,
     UnsafeXmlError,
 )
@@ -60,11 +62,15 @@ __all__ = [
     "PartyIdentifier",
     "Payment",
     "PaymentTerm",
+    "ProblemKind",
     "RateTotal",
+    "SchemaProblem",
     "ThirdParty",
     "check_size",
+    "document_root",
     "ensure_valid",
     "parse",
+    "schema_problems",
     "validate",
 ]
 
@@ -497,8 +503,18 @@ def _parse_tree(xml: bytes) -> Any:
     try:
         root = etree.fromstring(_bytes(xml), _parser())
     except etree.XMLSyntaxError as exc:
-        raise InvoiceParseError(f"not well-formed XML: {exc}") from None
+        raise MalformedXmlError(exc.lineno or 0, str(exc)) from None
     return _refuse_doctype(root)
+
+
+def document_root(xml: bytes) -> Any:
+    """The root element of XML, parsed as :func:`parse` and :func:`validate` parse it.
+
+    For a caller that must know what a document is before reading it as FA(3) (its root
+    element and namespace). Raises :class:`~ksef.errors.MalformedXmlError` (with the line)
+    for XML that is not well-formed and :class:`~ksef.errors.UnsafeXmlError` for a DOCTYPE.
+    """
+    return _parse_tree(xml)
 
 
 def _parse_tree_fast(xml: bytes) -> Any:
@@ -984,6 +1000,120 @@ def validate(xml: bytes, schema_dir: Path | None = None) -> list[str]:
         if schema.validate(root):
             return []
         return [f"line {error.line}: {error.message}" for error in schema.error_log]
+
+
+class ProblemKind(enum.StrEnum):
+    """What kind of rule of the XSD a document breaks (:class:`SchemaProblem`)."""
+
+    UNEXPECTED = "unexpected"  # an element where the schema wants another one (or none)
+    MISSING = "missing"  # a required child element is absent at the end of its parent
+    PATTERN = "pattern"  # a value outside its pattern (a NIP, a bank account...)
+    ENUMERATION = "enumeration"  # a value outside its list (a currency, a VAT rate...)
+    LENGTH = "length"  # a text too short or too long
+    VALUE = "value"  # a value not of its type (a date, an amount) or out of its range
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaProblem:
+    """One XSD violation, in parts a caller can word in its own language.
+
+    ``element`` is the path of local names from the root (``Faktura/Fa/P_1``) of the
+    element the rule is about (for MISSING: the parent lacking a child); ``value`` the
+    offending text when the rule is about a value; ``expected`` the local names the schema
+    wanted there; ``message`` libxml2's own English sentence, namespaces removed.
+    """
+
+    line: int
+    element: str
+    kind: ProblemKind
+    value: str | None
+    expected: tuple[str, ...]
+    message: str
+
+
+_KIND_BY_TYPE = {
+    "SCHEMAV_CVC_PATTERN_VALID": ProblemKind.PATTERN,
+    "SCHEMAV_CVC_ENUMERATION_VALID": ProblemKind.ENUMERATION,
+    "SCHEMAV_CVC_LENGTH_VALID": ProblemKind.LENGTH,
+    "SCHEMAV_CVC_MINLENGTH_VALID": ProblemKind.LENGTH,
+    "SCHEMAV_CVC_MAXLENGTH_VALID": ProblemKind.LENGTH,
+}
+_CLARK = re.compile(r"\{[a-z][a-z0-9+.-]*:[^}]*\}")  # "{http://...}" of a Clark name
+_EXPECTED = re.compile(r"Expected is(?: one of)? \( ([^)]*) \)")
+_VALUE = re.compile(r"[Tt]he value '([^']*)'|^'([^']*)' is not a valid value")
+_ELEMENT_PREFIX = re.compile(r"^Element '[^']*'(?:, attribute '[^']*')?: ")
+
+
+def _problem_kind(type_name: str, message: str) -> ProblemKind:
+    if type_name == "SCHEMAV_ELEMENT_CONTENT":
+        if "Missing child element" in message:
+            return ProblemKind.MISSING
+        return ProblemKind.UNEXPECTED
+    if type_name in _KIND_BY_TYPE:
+        return _KIND_BY_TYPE[type_name]
+    if type_name.startswith(("SCHEMAV_CVC_DATATYPE", "SCHEMAV_CVC_M", "SCHEMAV_CVC_T")):
+        return ProblemKind.VALUE  # datatype, min/max inclusive/exclusive, total digits...
+    if type_name.startswith("SCHEMAV_CVC_FRACTIONDIGITS"):
+        return ProblemKind.VALUE
+    return ProblemKind.OTHER
+
+
+def _named_path(tree: Any, position_path: str | None) -> str:
+    """``/*/*[4]/*[2]`` (libxml2's path) as ``Faktura/Fa/P_1``."""
+    if not position_path:
+        return ""
+    try:
+        found = tree.xpath(position_path)
+    except etree.XPathError:
+        return ""
+    if not found or not isinstance(found[0], etree._Element):
+        return ""
+    names = [etree.QName(node).localname for node in (found[0], *found[0].iterancestors())]
+    return "/".join(reversed(names))
+
+
+def schema_problems(xml: bytes, schema_dir: Path | None = None) -> list[SchemaProblem]:
+    """Like :func:`validate`, with each violation in parts (:class:`SchemaProblem`).
+
+    One problem per element: libxml2 reports a facet and then the type it belongs to for
+    the same value; the first, more specific one is kept. Raises as :func:`validate`.
+    """
+    root = _parse_tree(xml)
+    folder = schemas.schema_dir("fa") if schema_dir is None else Path(schema_dir)
+    schema, lock = _schema(folder.resolve())
+    with lock:
+        if schema.validate(root):
+            return []
+        entries = [(e.line, e.type_name, e.path, e.message) for e in schema.error_log]
+    tree = root.getroottree()
+    problems: list[SchemaProblem] = []
+    seen: set[tuple[int, str]] = set()
+    for line, type_name, path, message in entries:
+        element = _named_path(tree, path)
+        if (line, element) in seen:
+            continue
+        seen.add((line, element))
+        message = _ELEMENT_PREFIX.sub("", message).strip()
+        expected = _EXPECTED.search(message)
+        value = _VALUE.search(message)
+        problems.append(
+            SchemaProblem(
+                line=line,
+                element=element,
+                kind=_problem_kind(type_name, message),
+                value=(value.group(1) if value.group(1) is not None else value.group(2))
+                if value
+                else None,
+                expected=tuple(
+                    name.strip() for name in _CLARK.sub("", expected.group(1)).split(",")
+                )
+                if expected
+                else (),
+                message=_CLARK.sub("", message),
+            )
+        )
+    return problems
 
 
 def ensure_valid(xml: bytes, schema_dir: Path | None = None) -> None:

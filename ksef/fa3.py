@@ -993,13 +993,21 @@ def validate(xml: bytes, schema_dir: Path | None = None) -> list[str]:
     Raises :class:`~ksef.errors.UnsafeXmlError` for a DOCTYPE and
     :class:`~ksef.errors.InvoiceParseError` for XML that is not well-formed.
     """
+    _root, entries = _schema_errors(xml, schema_dir)
+    return [f"line {line}: {message}" for line, _type, _path, message in entries]
+
+
+def _schema_errors(
+    xml: bytes, schema_dir: Path | None
+) -> tuple[Any, list[tuple[int, str, str | None, str]]]:
+    """The parsed root and libxml2's (line, type name, path, message) of each violation."""
     root = _parse_tree(xml)
     folder = schemas.schema_dir("fa") if schema_dir is None else Path(schema_dir)
     schema, lock = _schema(folder.resolve())
     with lock:
         if schema.validate(root):
-            return []
-        return [f"line {error.line}: {error.message}" for error in schema.error_log]
+            return root, []
+        return root, [(e.line, e.type_name, e.path, e.message) for e in schema.error_log]
 
 
 class ProblemKind(enum.StrEnum):
@@ -1079,13 +1087,7 @@ def schema_problems(xml: bytes, schema_dir: Path | None = None) -> list[SchemaPr
     One problem per element: libxml2 reports a facet and then the type it belongs to for
     the same value; the first, more specific one is kept. Raises as :func:`validate`.
     """
-    root = _parse_tree(xml)
-    folder = schemas.schema_dir("fa") if schema_dir is None else Path(schema_dir)
-    schema, lock = _schema(folder.resolve())
-    with lock:
-        if schema.validate(root):
-            return []
-        entries = [(e.line, e.type_name, e.path, e.message) for e in schema.error_log]
+    root, entries = _schema_errors(xml, schema_dir)
     tree = root.getroottree()
     problems: list[SchemaProblem] = []
     seen: set[tuple[int, str]] = set()

@@ -287,3 +287,16 @@ def test_an_accountant_of_another_office_gets_403_before_any_lookup(
     outsider = make_member(other_office, "accountant")
     assert login(outsider).post(send_url(customer.pk)).status_code in (403, 404)
     assert mail.outbox == []
+
+
+def test_the_audit_log_says_in_words_who_sent_now_and_what_went_out(
+    login, manager, customer, due_now
+) -> None:
+    browser = login(manager)
+    browser.post(send_url(customer.pk))
+
+    page = browser.get(reverse("audit:list")).content.decode()
+
+    assert "Wysłano od razu przypomnienia klienta („Wyślij teraz”)" in page
+    assert "Wysłano 1 przypomnienie." in page
+    assert "not_ours" not in page  # the details are words, not stored keys

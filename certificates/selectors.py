@@ -240,9 +240,13 @@ class ExpectedOwner:
         return self.identifier_type == "pesel"
 
     @property
+    def is_person(self) -> bool:
+        return self.role in ("authorised_person", "owner")
+
+    @property
     def identifier_end(self) -> str:
-        """The last four digits: enough for a client to recognise its own PESEL on the
-        public link page, which a forwarded e-mail could show to someone else."""
+        """The last four digits: enough for a client to recognise a person's PESEL or NIP
+        on the public link page, which a forwarded e-mail could show to someone else."""
         return self.identifier[-4:]
 
 

@@ -292,3 +292,18 @@ def test_the_office_upload_page_names_the_offices_nip(login, admin_member, offic
 
     section = page[page.index('id="expected-owner"') :]
     assert f"NIP {office.nip}" in section
+
+
+def test_the_clients_link_page_shows_only_the_end_of_an_authorised_persons_nip(
+    client, accountant, client_company
+):
+    person_nip = "5265877635"
+    Prerequisite.objects.filter(client=client_company).update(
+        person_identifier=person_nip, person_identifier_type="nip", person_first_name="Ewa"
+    )
+
+    page = client.get(_link_path(client_company, accountant)).content.decode()
+
+    section = page[page.index('id="expected-owner"') :]
+    assert f"VATPL-{client_company.nip}" in section
+    assert "NIP kończący się na 7635" in section and person_nip not in page

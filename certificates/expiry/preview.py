@@ -62,6 +62,7 @@ class PlannedReminder:
     in_days: int  # from today
     state: str
     last_error: str = ""
+    job_runs_today: bool = False  # for one waiting now: the 07:00 run is still ahead today
 
     @property
     def is_due(self) -> bool:
@@ -161,6 +162,7 @@ def reminders_planned(
         credentials = credentials.filter(expires_at__lt=latest)
     found = list(credentials)
     ledgers = _ledgers([credential.pk for credential in found])
+    job_runs_today = now.astimezone(WARSAW).time() < RUN_TIME
     planned = []
     for credential in found:
         days = days_left(credential.expires_at, now)  # type: ignore[attr-defined]
@@ -171,7 +173,9 @@ def reminders_planned(
         if horizon_days is not None and offset > horizon_days:
             continue
         on = today + datetime.timedelta(days=offset)
-        planned.append(PlannedReminder(credential, threshold, on, offset, state, error))
+        planned.append(
+            PlannedReminder(credential, threshold, on, offset, state, error, job_runs_today)
+        )
     return sorted(planned, key=lambda item: (item.on, item.holder, item.credential.pk))
 
 

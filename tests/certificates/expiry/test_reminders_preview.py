@@ -86,6 +86,7 @@ def test_the_office_preview_lists_each_next_reminder_with_day_addresses_and_subj
     assert [state for state, _row in rows] == ["due", "scheduled"]
     due_row, scheduled_row = (row for _state, row in rows)
     assert "Młyn Zbożowy" in due_row and "teraz — czeka na wysłanie" in due_row
+    assert "zadanie wyśle je jutro o 07:00" in due_row  # it is 10:00: today's run is over
     assert "a@mlyn.example" in due_row and accountant.user.email in due_row
     assert "wygasa za 20 dni (11.12.2026)" in due_row
     assert "Wyślij teraz" in due_row

@@ -13,7 +13,7 @@ from django.db.models import Case, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 
 from certificates.models import Credential, CredentialCheck, UploadLink
-from clients.models import AccessModel, Client
+from clients.models import AccessModel, Client, LegalForm, Prerequisite
 from clients.selectors import client_get, clients_visible_to
 from portal.access import ALL_ROLES, require_role
 from portal.models import AuditEvent, Membership, Office
@@ -223,3 +223,47 @@ def client_credential_health(client: Client) -> CredentialHealth:
         credential=login_credential_for(client),
         last_check=CredentialCheck.objects.filter(client=client).first(),
     )
+
+
+@dataclass(frozen=True)
+class ExpectedOwner:
+    """One identity a certificate for a slot may name — what `validation._check_owner`
+    accepts — so the upload page can say it before anyone picks a file."""
+
+    role: str  # "office", "client", "authorised_person" or "owner" (of a sole proprietorship)
+    identifier_type: str  # "nip" or "pesel"
+    identifier: str
+    name: str
+
+    @property
+    def is_pesel(self) -> bool:
+        return self.identifier_type == "pesel"
+
+    @property
+    def is_person(self) -> bool:
+        return self.role in ("authorised_person", "owner")
+
+    @property
+    def identifier_end(self) -> str:
+        """The last four digits: enough for a client to recognise a person's PESEL or NIP
+        on the public link page, which a forwarded e-mail could show to someone else."""
+        return self.identifier[-4:]
+
+
+def expected_owners(office: Office, client: Client | None) -> list[ExpectedOwner]:
+    """Whose certificate the slot accepts: the office's NIP for the office's own slot; the
+    client's NIP, or the person recorded in the ZAW-FA step (a company's authorised person,
+    a sole proprietor's owner) for a client's."""
+    if client is None:
+        return [ExpectedOwner("office", "nip", office.nip, office.name)]
+    owners = [ExpectedOwner("client", "nip", client.nip, client.name)]
+    prerequisite = Prerequisite.objects.filter(client=client).first()
+    if prerequisite is not None and prerequisite.person_identifier:
+        identifier = prerequisite.person_identifier
+        kind = prerequisite.person_identifier_type or ("pesel" if len(identifier) == 11 else "nip")
+        name = f"{prerequisite.person_first_name} {prerequisite.person_last_name}".strip()
+        role = (
+            "owner" if client.legal_form == LegalForm.SOLE_PROPRIETORSHIP else "authorised_person"
+        )
+        owners.append(ExpectedOwner(role, kind, identifier, name))
+    return owners

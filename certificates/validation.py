@@ -476,8 +476,12 @@ def _check_owner(info: kc.CertificateInfo, slot: Slot) -> None:
             Reason.OWNER_NOT_IDENTIFIED,
             _(
                 "Certyfikat nie zawiera NIP ani PESEL właściciela, więc nie da się sprawdzić, "
-                "do kogo należy. Prześlij certyfikat KSeF wystawiony na NIP lub PESEL."
-            ),
+                "do kogo należy. Portal szuka ich w polu serialNumber albo "
+                "organizationIdentifier, zapisanych jak u wystawców: VATPL-, TINPL- lub NIP- "
+                "i 10 cyfr NIP albo PNOPL- lub PESEL- i 11 cyfr PESEL. Podmiot tego "
+                "certyfikatu: %(subject)s. Prześlij certyfikat KSeF wystawiony na NIP lub PESEL."
+            )
+            % {"subject": info.subject[:300]},
         )
     if slot.client_nip is None:
         if info.owner_identifier != slot.office.nip:

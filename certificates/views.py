@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseStopPolling
+from django_htmx.http import HttpResponseStopPolling, reswap, retarget
 
 from certificates import selectors, services
 from certificates.forms import AccessModelForm, CredentialUploadForm, UploadLinkForm
@@ -28,6 +28,7 @@ from clients.selectors import client_get
 from portal.access import ADMINS, ALL_ROLES, MANAGERS, membership_of, role_required
 from portal.errorreports import label_secret_url
 from portal.http import HtmxHttpRequest, redirect_after_post
+from portal.models import Office
 
 # Upload forms carry a key password or a KSeF token: never shown in error reports.
 SECRET_FIELDS = ("password", "token")
@@ -91,6 +92,15 @@ def access_model_set(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, _("Wybierz jeden z dwóch modeli dostępu."))
     return redirect_after_post(request, reverse("certificates:client", args=[client.pk]))
+
+
+def _expected_owners(
+    office: Office, client: Client | None, kind: str
+) -> list[selectors.ExpectedOwner]:
+    """Whose certificate the slot takes; nothing for a token, which names no subject."""
+    if kind == Credential.Kind.TOKEN:
+        return []
+    return selectors.expected_owners(office, client)
 
 
 def _upload_response(
@@ -158,6 +168,7 @@ def credential_upload(request: HtmxHttpRequest, pk: int, kind: str) -> HttpRespo
         "back": reverse("certificates:client", args=[client.pk]),
         "current": selectors.active_credentials_of_client(client).filter(kind=kind).first(),
         "may_replace": membership_of(request).role in MANAGERS,
+        "expected_owners": _expected_owners(membership_of(request).office, client, kind),
     }
     return _upload_response(request, form, context)
 
@@ -200,6 +211,7 @@ def office_credential_upload(request: HtmxHttpRequest) -> HttpResponse:
         "back": reverse("certificates:office"),
         "current": selectors.office_credential(membership.office),
         "may_replace": True,  # only administrators reach this page
+        "expected_owners": _expected_owners(membership.office, None, kind),
     }
     return _upload_response(request, form, context)
 
@@ -309,6 +321,16 @@ def upload_link_revoke(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 # --- public: the client's single-use upload page ------------------------------------------
 
 
+def _self_upload_done(request: HtmxHttpRequest, client: Client) -> HttpResponse:
+    """The link's final page. The form posts to HTMX with #upload-form as its target; the
+    final page replaces the whole upload page instead (#self-upload), so neither the form's
+    surroundings nor a second page header stay behind."""
+    if not request.htmx:
+        return render(request, "certificates/self_upload_done.html", {"client": client})
+    response = render(request, "certificates/self_upload_done.html#done", {"client": client})
+    return reswap(retarget(response, "#self-upload"), "outerHTML")
+
+
 def _gone(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "certificates/link_gone.html", status=410)
 
@@ -348,13 +370,14 @@ def self_upload(request: HtmxHttpRequest, token: str) -> HttpResponse:
             services.upload_link_record_failure(link=link, reason=exc.reason, ip=ip)
             form.add_error(None, exc.message)
         else:
-            return render(request, "certificates/self_upload_done.html", {"client": link.client})
+            return _self_upload_done(request, link.client)
     context = {
         "form": form,
         "client": link.client,
         "kind_label": Credential.Kind(link.kind).label,
         "action": request.path,
         "public": True,
+        "expected_owners": _expected_owners(link.office, link.client, link.kind),
     }
     template = (
         "certificates/self_upload.html#upload-form"

@@ -66,6 +66,7 @@ __all__ = [
     "load_certificate",
     "load_pkcs12",
     "load_private_key",
+    "parse_owner_identifier",
     "private_key_is_encrypted",
 ]
 
@@ -108,10 +109,14 @@ _RFC4514_NAMES = {
     ORGANIZATION_IDENTIFIER: "organizationIdentifier",
 }
 
-# Identity patterns KSeF applies for SubjectIdentifierType=certificateSubject (§2.5).
-_PESEL_IN_SERIAL = re.compile(r"(?:PNOPL|PESEL).*?(\d{11})")
-_NIP_IN_SERIAL = re.compile(r"(?:TINPL|NIP).*?(\d{10})")
-_NIP_IN_ORGANIZATION_ID = re.compile(r"VATPL.*?(\d{10})")
+# How issuers write the owner's identifier in `serialNumber` (2.5.4.5) and
+# `organizationIdentifier` (2.5.4.97): ETSI EN 319 412-1 §5.1.3-5.1.4 semantics identifiers
+# (VATPL- for a company's NIP, TINPL- for a person's NIP, PNOPL- for a PESEL) and the
+# older Polish NIP- / PESEL-, upper case as every issuer writes them. KSeF's own patterns
+# (§2.5) search with `.*?`, which would read "NIP-80010112345" (a PESEL under the wrong
+# prefix) as NIP 8001011234; here the whole value must be the prefix, a hyphen and exactly
+# the identifier's digits (ASCII only: `\d` would also take Arabic or full-width digits).
+_OWNER_IDENTIFIER = re.compile(r"(VATPL|TINPL|NIP|PNOPL|PESEL)-([0-9]+)", re.ASCII)
 
 _PEM_CERTIFICATE = re.compile(
     rb"-----BEGIN (?P<label>(?:X509 |TRUSTED )?CERTIFICATE)-----.*?-----END (?P=label)-----",
@@ -496,15 +501,39 @@ def _attribute(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
     return None
 
 
+def parse_owner_identifier(value: str) -> tuple[OwnerIdentifierType, str] | None:
+    """("Nip", "5265877635") from "VATPL-5265877635"; None unless the value is exactly a
+    known prefix, a hyphen and the right number of digits (10 for a NIP, 11 for a PESEL)."""
+    match = _OWNER_IDENTIFIER.fullmatch(value.strip())
+    if match is None:
+        return None
+    prefix, digits = match.groups()
+    kind = OwnerIdentifierType.PESEL if prefix in ("PNOPL", "PESEL") else OwnerIdentifierType.NIP
+    expected = 11 if kind is OwnerIdentifierType.PESEL else 10
+    return (kind, digits) if len(digits) == expected else None
+
+
+def _identity_in(
+    subject: x509.Name, oid: x509.ObjectIdentifier
+) -> tuple[OwnerIdentifierType, str] | None:
+    """The one identity the attribute names; None when it names none, or two different ones
+    (a subject that names two owners is not guessed at)."""
+    found = {
+        parsed
+        for attribute in subject.get_attributes_for_oid(oid)
+        if isinstance(attribute.value, str)
+        and (parsed := parse_owner_identifier(attribute.value)) is not None
+    }
+    return found.pop() if len(found) == 1 else None
+
+
 def _owner(subject: x509.Name, fingerprint: str) -> tuple[OwnerIdentifierType, str]:
-    serial = _attribute(subject, NameOID.SERIAL_NUMBER) or ""
-    organization_id = _attribute(subject, ORGANIZATION_IDENTIFIER) or ""
-    if match := _PESEL_IN_SERIAL.search(serial):
-        return OwnerIdentifierType.PESEL, match.group(1)
-    if match := _NIP_IN_SERIAL.search(serial):
-        return OwnerIdentifierType.NIP, match.group(1)
-    if match := _NIP_IN_ORGANIZATION_ID.search(organization_id):
-        return OwnerIdentifierType.NIP, match.group(1)
+    """A person's certificate names its owner in serialNumber, a company seal in
+    organizationIdentifier; serialNumber wins when both are present (a person's qualified
+    certificate may also name the employer's NIP)."""
+    for oid in (NameOID.SERIAL_NUMBER, ORGANIZATION_IDENTIFIER):
+        if (identity := _identity_in(subject, oid)) is not None:
+            return identity
     return OwnerIdentifierType.FINGERPRINT, fingerprint
 
 

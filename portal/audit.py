@@ -123,6 +123,7 @@ ACTION_LABELS: dict[str, Any] = {
     "reminder.sent": _("Wysłano przypomnienie o wygaśnięciu poświadczenia"),
     "reminders.digest_sent": _("Wysłano cotygodniowe zestawienie wygasających poświadczeń"),
     "reminders.settings_changed": _("Zmieniono ustawienia przypomnień"),
+    "reminders.sent_now": _("Wysłano od razu przypomnienia klienta („Wyślij teraz”)"),
     "invoices.sync_requested": _("Zlecono synchronizację faktur z KSeF"),
     "invoices.sync_paused": _("Wstrzymano synchronizację faktur klienta"),
     "invoices.sync_resumed": _("Wznowiono synchronizację faktur klienta"),

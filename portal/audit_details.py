@@ -336,6 +336,32 @@ def _digest_sent(d: Details) -> list[str]:
     ]
 
 
+def _sent_now(d: Details) -> list[str]:
+    sent, failed = int(d.get("sent") or 0), int(d.get("failed") or 0)
+    skipped, not_ours = int(d.get("skipped") or 0), int(d.get("not_ours") or 0)
+    lines = [
+        ngettext("Wysłano %(count)d przypomnienie.", "Wysłano %(count)d przypomnienia.", sent)
+        % {"count": sent}
+    ]
+    if failed:
+        lines.append(ngettext("%(n)d nieudane.", "%(n)d nieudanych.", failed) % {"n": failed})
+    if skipped:
+        lines.append(
+            ngettext("%(n)d pominięte (brak adresu).", "%(n)d pominiętych (brak adresu).", skipped)
+            % {"n": skipped}
+        )
+    if not_ours:
+        lines.append(
+            ngettext(
+                "%(n)d wysłane wcześniej lub przez zadanie dzienne.",
+                "%(n)d wysłanych wcześniej lub przez zadanie dzienne.",
+                not_ours,
+            )
+            % {"n": not_ours}
+        )
+    return lines
+
+
 def _demo_seeded(d: Details) -> list[str]:
     n = int(d.get("clients_created") or 0)
     return [ngettext("Dodano %(n)d klienta.", "Dodano %(n)d klientów.", n) % {"n": n}]
@@ -359,6 +385,7 @@ RENDERERS: dict[str, Callable[[Details], list[str]]] = {
     "invoices.settings_changed": _sync,
     "reminders.settings_changed": _reminders_changed,
     "reminders.digest_sent": _digest_sent,
+    "reminders.sent_now": _sent_now,
     "demo.seeded": _demo_seeded,
 }
 

@@ -167,7 +167,8 @@ def _settings_by_office() -> dict[int, ReminderSettings]:
     return {item.office_id: item for item in ReminderSettings.objects.all()}
 
 
-def _thresholds(settings_row: ReminderSettings | None) -> list[int]:
+def thresholds_of(settings_row: ReminderSettings | None) -> list[int]:
+    """The office's thresholds, or the defaults when it never saved any."""
     if settings_row is None or not settings_row.thresholds:
         return list(DEFAULT_REMINDER_THRESHOLDS)
     return [int(value) for value in settings_row.thresholds]
@@ -196,16 +197,19 @@ class DueReminder:
     expires_at: datetime.datetime
 
 
-def reminders_due(*, now: datetime.datetime) -> list[DueReminder]:
-    """Every (credential, threshold) due today, across offices (two queries)."""
+def reminders_due(*, now: datetime.datetime, client: Client | None = None) -> list[DueReminder]:
+    """Every (credential, threshold) due today, across offices (two queries); only the
+    client's own credentials when one is given ("send now")."""
     by_office = _settings_by_office()
     horizon = max(
-        [*DEFAULT_REMINDER_THRESHOLDS, *(t for s in by_office.values() for t in _thresholds(s))]
+        [*DEFAULT_REMINDER_THRESHOLDS, *(t for s in by_office.values() for t in thresholds_of(s))]
     )
     today_start = datetime.datetime.combine(local_today(now), datetime.time.min, tzinfo=WARSAW)
+    credentials = Credential.objects.filter(status=Credential.Status.ACTIVE)
+    if client is not None:
+        credentials = credentials.filter(client=client)
     candidates = (
-        Credential.objects.filter(status=Credential.Status.ACTIVE)
-        .filter(Q(client__isnull=True) | Q(client__is_archived=False))
+        credentials.filter(Q(client__isnull=True) | Q(client__is_archived=False))
         .annotate(expires_at=expires_at_expression())
         .filter(
             expires_at__gte=today_start - datetime.timedelta(days=CATCH_UP_DAYS),
@@ -216,7 +220,9 @@ def reminders_due(*, now: datetime.datetime) -> list[DueReminder]:
     )
     due = []
     for pk, office_id, expires_at in candidates:
-        threshold = due_threshold(days_left(expires_at, now), _thresholds(by_office.get(office_id)))
+        threshold = due_threshold(
+            days_left(expires_at, now), thresholds_of(by_office.get(office_id))
+        )
         if threshold is not None:
             due.append(DueReminder(pk, office_id, threshold, expires_at))
     return due
@@ -344,7 +350,11 @@ def _portal_url(name: str, *args: Any) -> str:
         return str(settings.PORTAL_BASE_URL)
 
 
-def reminder_context(credential: Credential, reminder: SentReminder) -> dict[str, Any]:
+def reminder_context(
+    credential: Credential, reminder: SentReminder, *, now: datetime.datetime | None = None
+) -> dict[str, Any]:
+    """What the e-mail templates see; `now` is the moment it is sent (the preview renders
+    a reminder of a later day as it will read then)."""
     expires_at = credential_expires_at(credential) or reminder.expires_at
     expires_on = expires_at.astimezone(WARSAW).date()
     client = credential.client
@@ -360,7 +370,7 @@ def reminder_context(credential: Credential, reminder: SentReminder) -> dict[str
         "holder": client.name if client else credential.office.name,
         "expires_at": expires_at,
         "expires_on": expires_on,
-        "days_left": days_left(expires_at),
+        "days_left": days_left(expires_at, now),
         "threshold": reminder.threshold,
         "renewal_from": expires_on - datetime.timedelta(days=30),
         "token_cutoff": TOKEN_CUTOFF.date(),
@@ -378,6 +388,13 @@ def reminder_context(credential: Credential, reminder: SentReminder) -> dict[str
     return context
 
 
+def render_subject(template_dir: str, context: dict[str, Any], *, language: str = "pl") -> str:
+    """The one-line subject, in Polish (the clients' language) unless a preview asks for
+    its reader's language."""
+    with translation.override(language), timezone.override(WARSAW):
+        return " ".join(render_to_string(f"{template_dir}/subject.txt", context).split())
+
+
 def render_email(
     template_dir: str,
     context: dict[str, Any],
@@ -388,7 +405,7 @@ def render_email(
 ) -> EmailMultiAlternatives:
     """Subject, text and HTML from templates/emails/reminders/<kind>/, in Polish, Warsaw time."""
     with translation.override("pl"), timezone.override(WARSAW):
-        subject = " ".join(render_to_string(f"{template_dir}/subject.txt", context).split())
+        subject = render_subject(template_dir, context)
         text = render_to_string(f"{template_dir}/body.txt", context)
         html = render_to_string(f"{template_dir}/body.html", context)
     message = EmailMultiAlternatives(
@@ -404,8 +421,11 @@ def render_email(
     return message
 
 
-def reminder_deliver(*, reminder: SentReminder, settings_row: ReminderSettings | None) -> str:
-    """Send one claimed reminder and record the outcome; returns the final status."""
+def reminder_deliver(
+    *, reminder: SentReminder, settings_row: ReminderSettings | None, actor: User | None = None
+) -> str:
+    """Send one claimed reminder and record the outcome; returns the final status. `actor`
+    is the member who pressed "send now" (None: the daily job)."""
     credential = Credential.objects.select_related("client", "office").get(
         pk=reminder.credential_id
     )
@@ -447,7 +467,7 @@ def reminder_deliver(*, reminder: SentReminder, settings_row: ReminderSettings |
         if recorded:
             audit_record(
                 office=credential.office,
-                actor=None,
+                actor=actor,
                 action="reminder.sent",
                 obj=credential,
                 details={

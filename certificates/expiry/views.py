@@ -1,10 +1,12 @@
 """Views of the expiry audit: the managers' dashboard, its CSV export, reminder settings,
 and the reminder log of one client.
 
-Who may do what: the dashboard and the export are for managers and admins (403 for
-accountants) — they span every client of the office; the settings are for admins; the
-reminder log of a client follows the client's visibility (an accountant sees the log of
-an assigned client; another office's client or an unassigned one is 404).
+Who may do what: the dashboard, the export and the preview of the reminders ahead are for
+managers and admins (403 for accountants) — they span every client of the office; so is
+"send now" (403 for accountants, 404 for another office's client); the settings are for
+admins; the reminder log of a client follows the client's visibility (an accountant sees the
+log of an assigned client; another office's client or an unassigned one is 404), and shows
+managers the client's reminders ahead with "send now".
 
 The dashboard serves the full page, or its results fragment to htmx; every filter is in
 the URL, so links (chart bars, bucket cards) work without JavaScript and the CSV export
@@ -24,9 +26,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from certificates.expiry import reminders
+from certificates.expiry import preview, reminders
 from certificates.expiry import selectors as expiry
 from certificates.expiry.forms import ReminderSettingsForm
 from certificates.models import Credential
@@ -38,6 +41,7 @@ from portal.models import Membership
 from portal.spreadsheet import spreadsheet_safe
 
 PAGE_SIZE = 50
+UPCOMING_DAYS = 30  # how far ahead the office's reminder preview looks
 SORTABLE = ("expires", "client", "kind", "legal_form")
 
 
@@ -255,10 +259,101 @@ def reminder_settings(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 @role_required(*ALL_ROLES)
 def client_reminders(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    """The reminder log of one client: what was sent, when and to whom."""
-    client = client_get(membership_of(request), pk)
-    context = {"client": client, "reminders": expiry.reminders_for_client(client)}
+    """The reminder log of one client: what was sent, when and to whom; for managers also
+    what goes out next, with "send now"."""
+    membership = membership_of(request)
+    client = client_get(membership, pk)
+    context = {
+        "client": client,
+        "reminders": expiry.reminders_for_client(client),
+        **preview.reminders_ahead_context(membership, client, back="log"),
+    }
     template = "expiry/client_reminders.html"
     if _wants_fragment(request):
         template = "expiry/_client_reminders.html"
     return render(request, template, context)
+
+
+@require_GET
+@role_required(*MANAGERS)
+def upcoming(request: HtmxHttpRequest) -> HttpResponse:
+    """The office's reminders of the next days: client, credential, day, addresses, subject."""
+    membership = membership_of(request)
+    planned = preview.reminders_planned(
+        membership.office, now=timezone.now(), horizon_days=UPCOMING_DAYS
+    )
+    context = {
+        "page": Paginator(planned, PAGE_SIZE).get_page(request.GET.get("page")),
+        "horizon_days": UPCOMING_DAYS,
+        "due_count": sum(item.is_due for item in planned),
+    }
+    return render(request, "expiry/upcoming.html", context)
+
+
+def _send_now_messages(report: reminders.RunReport) -> list[tuple[int, str]]:
+    """What "send now" did, in words with the right plural forms."""
+    said: list[tuple[int, str]] = []
+    if report.sent:
+        text = ngettext(
+            "Wysłano %(count)d przypomnienie.", "Wysłano %(count)d przypomnienia.", report.sent
+        )
+        said.append((messages.SUCCESS, text % {"count": report.sent}))
+    if report.failed:
+        text = ngettext(
+            "Nie udało się wysłać %(count)d przypomnienia: serwer poczty go nie przyjął. "
+            "Zadanie o 07:00 spróbuje ponownie.",
+            "Nie udało się wysłać %(count)d przypomnień: serwer poczty ich nie przyjął. "
+            "Zadanie o 07:00 spróbuje ponownie.",
+            report.failed,
+        )
+        said.append((messages.ERROR, text % {"count": report.failed}))
+    if report.skipped:
+        text = ngettext(
+            "Pominięto %(count)d przypomnienie: ani klient, ani jego opiekunowie nie mają "
+            "adresu e-mail.",
+            "Pominięto %(count)d przypomnienia: ani klient, ani jego opiekunowie nie mają "
+            "adresu e-mail.",
+            report.skipped,
+        )
+        said.append((messages.WARNING, text % {"count": report.skipped}))
+    if report.not_ours:
+        text = ngettext(
+            "%(count)d przypomnienie zostało już wysłane albo właśnie wysyła je zadanie "
+            "dzienne — nie wysłano go drugi raz.",
+            "%(count)d przypomnienia zostały już wysłane albo właśnie wysyła je zadanie "
+            "dzienne — nie wysłano ich drugi raz.",
+            report.not_ours,
+        )
+        said.append((messages.INFO, text % {"count": report.not_ours}))
+    if not report.due:
+        said.append(
+            (
+                messages.INFO,
+                _(
+                    "Nic nie czeka na wysłanie: przypomnienie wychodzi dopiero wtedy, gdy "
+                    "poświadczenie przekroczy kolejny próg. Kiedy to nastąpi, widać w "
+                    "„Najbliższych przypomnieniach”."
+                ),
+            )
+        )
+    return said
+
+
+def _back_url(back: str, client_pk: int) -> str:
+    """Where "send now" returns: only pages of the portal's own choosing, never a URL."""
+    if back == "upcoming":
+        return reverse("expiry:upcoming")
+    if back == "client":
+        return reverse("clients:detail", args=[client_pk])
+    return reverse("expiry:client_reminders", args=[client_pk])
+
+
+@require_POST
+@role_required(*MANAGERS)
+def send_now(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Send the client's reminders that are due now instead of waiting for 07:00."""
+    client = client_get(membership_of(request), pk)
+    report = preview.reminders_send_now(actor=request.user, client=client)  # type: ignore[arg-type]
+    for level, text in _send_now_messages(report):
+        messages.add_message(request, level, text)
+    return redirect_after_post(request, _back_url(request.POST.get("back", ""), client.pk))

@@ -64,3 +64,40 @@ def test_an_accountant_uploads_a_certificate_and_checks_the_connection(
     slot.get_by_role("button", name="Sprawdź połączenie z KSeF").click()
     expect(slot.locator(".check-status")).to_contain_text("Połączenie działa", timeout=15_000)
     expect(slot.locator(".check-status")).to_have_attribute("data-state", "succeeded")
+
+
+@pytest.mark.browser
+def test_the_client_uploads_through_its_link_and_sees_one_final_page(
+    page: Any, live_server: Any, accountant: Any, client_company: Any, tmp_path: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    from certificates.models import UploadLink
+    from certificates.services import upload_link_create, upload_link_token_hash
+
+    link = upload_link_create(
+        actor=accountant.user,
+        client=client_company,
+        kind="authentication",
+        recipient_email=client_company.contact_emails[0],
+    )
+    raw = "browser-self-upload-link-token-0123456789abcdefghij"
+    UploadLink.objects.filter(pk=link.pk).update(token_hash=upload_link_token_hash(raw))
+    files = make_files(client_company.nip)
+    certificate, key = tmp_path / "certyfikat.crt", tmp_path / "klucz.key"
+    certificate.write_bytes(files.certificate_pem)
+    key.write_bytes(files.key_pem)
+
+    page.goto(live_url(live_server, "certificates:self_upload", raw))
+    expect(page.locator("#expected-owner")).to_contain_text(f"VATPL-{client_company.nip}")
+    page.get_by_label(re.compile("^Certyfikat")).set_input_files(str(certificate))
+    page.get_by_label(re.compile("^Klucz prywatny")).set_input_files(str(key))
+    page.get_by_label(re.compile("^Hasło do klucza")).fill(PASSWORD)
+    page.get_by_role("button", name="Prześlij").click()
+
+    expect(page.locator("#upload-done")).to_contain_text("Dziękujemy")
+    expect(page).to_have_title(re.compile("^Dziękujemy"))
+    expect(page.locator("header")).to_have_count(1)
+    expect(page.locator("h1")).to_have_count(1)
+    expect(page.locator("#upload-form")).to_have_count(0)
+    expect(page.locator("body")).not_to_contain_text("Link działa jednorazowo")

@@ -163,3 +163,52 @@ def test_a_token_can_be_sent_through_a_link(
     response = client.post(path, {"token": token_for(client_company.nip)})
     assert response.status_code == 200
     assert Credential.objects.get().kind == "token"
+
+
+def test_a_successful_htmx_upload_replaces_the_whole_page_with_the_final_one(
+    client, login, accountant, client_company, client_files, django_capture_on_commit_callbacks
+):
+    path = _send_link(login(accountant), client_company, django_capture_on_commit_callbacks)
+    client.logout()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(path, client_files.pair(), headers={"HX-Request": "true"})
+
+    body = done.content.decode()
+    assert done.status_code == 200
+    # The form targets #upload-form; the final page takes the whole content's place instead.
+    assert (done["HX-Retarget"], done["HX-Reswap"]) == ("#self-upload", "outerHTML")
+    assert "Dziękujemy" in body and "<title>" in body
+    assert "<header" not in body and "<html" not in body
+    assert "Link działa jednorazowo" not in body
+
+
+def test_a_successful_upload_without_javascript_gets_one_full_final_page(
+    client, login, accountant, client_company, client_files, django_capture_on_commit_callbacks
+):
+    path = _send_link(login(accountant), client_company, django_capture_on_commit_callbacks)
+    client.logout()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        done = client.post(path, client_files.pair())
+
+    body = done.content.decode()
+    assert body.count("<header") == 1 and body.count("<h1") == 1
+    assert "Dziękujemy" in body
+    assert "Link działa jednorazowo" not in body
+    assert "HX-Retarget" not in done
+
+
+def test_a_refused_htmx_upload_still_answers_with_the_form_alone(
+    client, login, accountant, office, client_company, django_capture_on_commit_callbacks
+):
+    path = _send_link(login(accountant), client_company, django_capture_on_commit_callbacks)
+    client.logout()
+    other = make_client(office, name="Inna Firma sp. z o.o.")
+
+    response = client.post(path, make_files(other.nip).pair(), headers={"HX-Request": "true"})
+
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section class="card" id="upload-form">')
+    assert "HX-Retarget" not in response
+    assert "nie do klienta (NIP" in body

@@ -35,6 +35,7 @@ from ksef.certificates import (
     load_certificate,
     load_pkcs12,
     load_private_key,
+    parse_owner_identifier,
 )
 from tests.contract import contract as official_contract
 from tests.ksef.keys import (
@@ -364,6 +365,45 @@ def test_it_reads_a_pesel_written_with_the_older_prefix(ec_key: ec.EllipticCurve
     assert info.pesel == "38092277125"
     assert info.is_personal
     assert info.serial_hex == "0000000000000005"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("VATPL-5265877635", (OwnerIdentifierType.NIP, "5265877635")),
+        ("TINPL-5265877635", (OwnerIdentifierType.NIP, "5265877635")),
+        ("NIP-5265877635", (OwnerIdentifierType.NIP, "5265877635")),
+        ("PNOPL-38092277125", (OwnerIdentifierType.PESEL, "38092277125")),
+        ("PESEL-38092277125", (OwnerIdentifierType.PESEL, "38092277125")),
+        (" VATPL-5265877635 ", (OwnerIdentifierType.NIP, "5265877635")),
+    ],
+)
+def test_it_reads_an_identifier_written_as_a_prefix_and_exactly_its_digits(
+    value: str, expected: tuple[OwnerIdentifierType, str]
+) -> None:
+    assert parse_owner_identifier(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "NIP-38092277125",  # a PESEL under a NIP prefix is neither
+        "TINPL-38092277125",
+        "PNOPL-5265877635",  # ten digits are no PESEL
+        "VATPL-52658776351",
+        "VATPL-5265877635-01",
+        "XVATPL-5265877635",
+        "VATPL5265877635",
+        "vatpl-5265877635",
+        "NIP: 5265877635",
+        "NIP klienta 5265877635",
+        "VATPL-\uff15\uff12\uff16\uff15\uff18\uff17\uff17\uff16\uff13\uff15",
+        "VATPL-\u0665\u0662\u0666\u0665\u0668\u0667\u0667\u0666\u0663\u0665",
+        "",
+    ],
+)
+def test_it_reads_nothing_from_digits_that_are_not_exactly_an_identifier(value: str) -> None:
+    assert parse_owner_identifier(value) is None
 
 
 def test_it_falls_back_to_the_fingerprint_for_a_certificate_without_nip_or_pesel(

@@ -99,3 +99,35 @@ def test_of_two_workers_claiming_the_same_reminder_only_one_gets_it(office, acco
         claims = run_in_threads(lambda: reminder_claim(due=due), count=4)
         assert sum(claim is not None for claim in claims) == 1
         assert SentReminder.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(EMAIL_BACKEND="tests.certificates.expiry.test_reminders_concurrency.SlowBackend")
+def test_send_now_racing_the_daily_job_sends_each_reminder_exactly_once(
+    office, accountant, manager
+) -> None:
+    from certificates.expiry.preview import reminders_send_now
+
+    client = new_client(office, assigned=[accountant])
+    make_credential(office, client, valid_to=warsaw(2026, 11, 22, 12))
+    make_credential(office, client, "offline", valid_to=warsaw(2026, 11, 23, 12))
+    make_credential(office, client, "token")  # works until 31.12.2026: the 60-day one is due
+    make_credential(office, new_client(office), valid_to=warsaw(2026, 11, 24, 12))  # job only
+    lock = threading.Lock()
+
+    for _round in range(3):
+        SentReminder.objects.all().delete()
+        mail.outbox = []
+        jobs = iter([reminders_run, lambda: reminders_send_now(actor=manager.user, client=client)])
+
+        def one_of_them(jobs: Any = jobs) -> Any:
+            with lock:
+                job = next(jobs)
+            return job()
+
+        with time_machine.travel(DAY_0, tick=False):  # both threads start at the barrier
+            run_in_threads(one_of_them, count=2)
+
+        sent = [message.extra_headers["X-Portal-Reminder"] for message in mail.outbox]
+        assert len(sent) == len(set(sent)) == 4
+        assert SentReminder.objects.filter(status=SentReminder.Status.SENT).count() == 4

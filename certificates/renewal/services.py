@@ -401,7 +401,7 @@ def _busy(retry_after: float | None = None) -> RenewalBusy:
 
 def _bad_request(exc: errors.KsefApiError, renewal: CredentialRenewal, nip: str) -> RenewalFailed:
     valid_to = date_text(renewal.credential.valid_to)
-    detail = "; ".join(d.description for d in getattr(exc, "details", ()) if d.description)
+    detail = "; ".join(part for part in (exc.description, *exc.details) if part)
     code = next((c for c in exc.codes), exc.status_code)
     if any(exc.has_code(c) for c in LIMIT_CODES):
         return RenewalFailed(

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from django.core import mail
 from django.utils import timezone
@@ -162,7 +162,7 @@ def test_an_expired_certificate_cannot_be_renewed_and_the_message_says_what_to_d
 
 
 def test_a_revoked_certificate_cannot_be_renewed(sim, due_client, _on_commit_runs):
-    client, old, _files = due_client
+    _client, old, _files = due_client
     sim.state.certificates[old.serial_number].status = "Revoked"
 
     _daily(_on_commit_runs)
@@ -206,7 +206,7 @@ def test_ksef_unavailable_is_retried_then_alerted_once_and_resumes_later(
 def test_a_new_failure_after_a_success_is_a_new_episode_with_its_own_email(
     sim, due_client, _on_commit_runs
 ):
-    client, old, _files = due_client
+    _client, old, _files = due_client
     sim.state.certificates[old.serial_number].status = "Revoked"
     _daily(_on_commit_runs)
     _daily(_on_commit_runs)

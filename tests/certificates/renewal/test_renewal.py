@@ -54,6 +54,7 @@ def test_a_certificate_ending_in_ten_days_is_renewed_by_the_daily_job(
     assert sorted(active.subject.split(",")) == sorted(old.subject.split(","))
     assert _public_der(active.certificate_pem) != _public_der(old.certificate_pem)
     assert active.key_description == "EC P-256"
+    assert active.valid_from and old.valid_to and active.valid_to
     assert active.valid_from <= timezone.now() < old.valid_to < active.valid_to
     assert sim.enrollments(client.nip) == 1
     # The old certificate was not revoked early: KSeF still lists it as active.

@@ -107,7 +107,8 @@ def test_an_unassigned_accountant_and_another_office_get_404(
 
 def test_the_wrong_method_is_405(login, manager, client_company):
     browser = login(manager)
-    assert browser.get(reverse("renewal:client_choice", args=[client_company.pk])).status_code == 405
+    choice = reverse("renewal:client_choice", args=[client_company.pk])
+    assert browser.get(choice).status_code == 405
     assert browser.post(reverse("renewal:client", args=[client_company.pk])).status_code == 405
 
 

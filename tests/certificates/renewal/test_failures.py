@@ -146,9 +146,7 @@ def test_an_enrollment_ending_500_is_reported_as_ksefs_own_error(sim, due_client
     _assert_untouched(client, old)
 
 
-def test_an_expired_certificate_cannot_be_renewed_and_the_message_says_what_to_do(
-    sim, due_client
-):
+def test_an_expired_certificate_cannot_be_renewed_and_the_message_says_what_to_do(sim, due_client):
     client, old, _files = due_client
     renewal = services.renewal_for(old)
     later = old.valid_to + timedelta(days=1)

@@ -18,9 +18,7 @@ SETTINGS = {
 
 
 @pytest.mark.parametrize("persona", ["manager", "admin_member"])
-def test_managers_and_admins_change_the_office_settings_and_it_is_logged(
-    request, login, persona
-):
+def test_managers_and_admins_change_the_office_settings_and_it_is_logged(request, login, persona):
     member = request.getfixturevalue(persona)
     browser = login(member)
 
@@ -100,9 +98,12 @@ def test_an_unassigned_accountant_and_another_office_get_404(
         browser = login(member)
         assert browser.get(reverse("renewal:client", args=[client_company.pk])).status_code == 404
         assert browser.post(reverse("renewal:run", args=[credential.pk])).status_code == 404
-    assert login(outsider).post(
-        reverse("renewal:client_choice", args=[client_company.pk]), {"choice": "enabled"}
-    ).status_code == 404
+    assert (
+        login(outsider)
+        .post(reverse("renewal:client_choice", args=[client_company.pk]), {"choice": "enabled"})
+        .status_code
+        == 404
+    )
 
 
 def test_the_wrong_method_is_405(login, manager, client_company):

@@ -170,3 +170,91 @@ def test_the_state_selector_says_renewed_with_the_new_end(sim, due_client, _on_c
     state = selectors.renewal_state(renewed)
     assert (state.code, state.valid_to) == ("renewed", renewed.valid_to)
     assert selectors.office_renewal_summary(client.office)["renewed"] == 1
+
+
+def test_a_successor_starting_later_waits_and_becomes_active_at_its_valid_from(
+    sim, due_client, _on_commit_runs, monkeypatch
+):
+    client, old, _files = due_client
+    start = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    monkeypatch.setattr(services, "_valid_from", lambda credential, now: start)
+
+    _daily(_on_commit_runs)
+
+    successor = Credential.objects.get(client=client, source="renewal")
+    old.refresh_from_db()
+    assert successor.status == Credential.Status.SCHEDULED and successor.valid_from == start
+    assert old.status == Credential.Status.ACTIVE  # still the one that logs in
+    assert selectors.renewal_state(old).code == "renewed"
+
+    services.renewals_daily(now=start - timedelta(minutes=1))
+    successor.refresh_from_db()
+    assert successor.status == Credential.Status.SCHEDULED
+
+    services.renewals_daily(now=start + timedelta(minutes=1))
+    successor.refresh_from_db()
+    old.refresh_from_db()
+    assert successor.status == Credential.Status.ACTIVE
+    assert old.status == Credential.Status.REPLACED
+    assert sim.enrollments(client.nip) == 1
+
+
+def test_the_old_certificate_is_revoked_only_when_the_office_asked_for_it(
+    sim, due_client, _on_commit_runs
+):
+    _client, old, _files = due_client
+    old.office.renewal_settings.revoke_previous = True
+    old.office.renewal_settings.save()
+
+    _daily(_on_commit_runs)
+
+    assert sim.state.certificates[old.serial_number].status == "Revoked"
+    assert sim.state.certificates[old.serial_number].revocation_reason == "Superseded"
+    assert AuditEvent.objects.filter(object_id=str(old.pk), action="credential.revoked").exists()
+
+
+def test_a_credential_a_person_uploaded_meanwhile_wins_over_a_waiting_successor(
+    sim, due_client, _on_commit_runs, monkeypatch
+):
+    client, old, _files = due_client
+    start = timezone.now().replace(microsecond=0) + timedelta(days=3)
+    monkeypatch.setattr(services, "_valid_from", lambda credential, now: start)
+    _daily(_on_commit_runs)
+    uploaded = store(client, issue(sim.state, client.nip, ends_in=timedelta(days=700)))
+
+    services.renewals_daily(now=start + timedelta(minutes=1))
+
+    successor = Credential.objects.get(client=client, source="renewal")
+    uploaded.refresh_from_db()
+    assert uploaded.status == Credential.Status.ACTIVE
+    assert successor.status == Credential.Status.DELETED
+    assert successor.secret.destroyed_at is not None
+
+
+def test_the_offices_own_certificate_is_renewed_when_the_office_turned_it_on(
+    sim, office, _on_commit_runs
+):
+    from certificates.models import RenewalSettings
+    from certificates.services import credential_upload
+    from certificates.validation import CertificateUpload, UploadedFile
+    from tests.ksef.keys import key_pem, pem
+
+    RenewalSettings.objects.create(office=office, renew_office_credentials=True)
+    files = issue(sim.state, office.nip)
+    credential_upload(
+        office=office,
+        client=None,
+        kind="authentication",
+        upload=CertificateUpload(
+            certificate=UploadedFile("c.pem", pem(files.certificate)),
+            private_key=UploadedFile("k.pem", key_pem(files.key, files.password)),
+            password=files.password,
+        ),
+        actor=None,
+    )
+
+    _daily(_on_commit_runs)
+
+    renewed = Credential.objects.get(office=office, client=None, status="active")
+    assert renewed.source == "renewal" and renewed.owner_identifier == office.nip
+    assert sim.enrollments(office.nip) == 1

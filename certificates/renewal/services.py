@@ -322,6 +322,12 @@ def _run(
             Failure.NO_AUTHENTICATION_CERTIFICATE,
             failure_message(Failure.NO_AUTHENTICATION_CERTIFICATE, nip=nip),
         )
+    if login.valid_to is not None and login.valid_to <= now():
+        # An offline certificate whose authentication certificate already ended.
+        raise RenewalFailed(
+            Failure.CURRENT_EXPIRED,
+            failure_message(Failure.CURRENT_EXPIRED, valid_to=date_text(login.valid_to), nip=nip),
+        )
     renewal.attempts += 1
     renewal.failure_code = ""
     renewal.message_data = to_data(in_progress_message())

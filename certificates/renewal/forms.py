@@ -31,8 +31,8 @@ class RenewalSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
             "days_before": _("Od 7 do 90 dni; domyślnie 30."),
             "key_type": _("KSeF przyjmuje klucze EC P-256 albo RSA 2048."),
             "revoke_previous": _(
-                "Zwykle niepotrzebne: poprzedni certyfikat sam traci ważność w dniu końca "
-                "ważności, a do tego czasu pozostaje zapasowy."
+                "Zwykle niepotrzebne: poprzedni certyfikat przestaje być używany po "
+                "przełączeniu, a w dniu końca ważności sam wygasa i portal niszczy jego klucz."
             ),
         }
 

@@ -65,12 +65,30 @@ def test_limits_reached_say_so_and_keep_the_certificate(sim, due_client, _on_com
     _assert_untouched(client, old)
 
 
-def test_a_limit_refusal_at_enrolment_is_worded_as_a_limit(sim, due_client, _on_commit_runs):
+def test_ksefs_25007_at_enrolment_is_worded_as_a_limit(
+    sim, due_client, _on_commit_runs, monkeypatch
+):
     client, old, _files = due_client
     sim.state.subject_limits[("Nip", client.nip)] = {"maxCertificates": 1}
-    # canRequest is false as well with one active certificate; KSeF's 25007 names it too.
+    # The limits read said "yes" a moment ago (a race with another request): the
+    # enrolment itself is refused by KSeF with 25007.
+    from ksef.client import KsefClient
+    from ksef.models import CertificateLimits
+
+    yes = CertificateLimits.from_json(
+        {
+            "canRequest": True,
+            "enrollment": {"remaining": 5, "limit": 300},
+            "certificate": {"remaining": 1, "limit": 1},
+        }
+    )
+    monkeypatch.setattr(KsefClient, "get_certificate_limits", lambda self, token: yes)
+
     _daily(_on_commit_runs)
-    _failed(old, Failure.LIMITS_REACHED)
+
+    renewal = _failed(old, Failure.LIMITS_REACHED)
+    assert "(kod 25007;" in renewal.message_text
+    assert "aktywne certyfikaty: zostało 0" in renewal.message_text
     _assert_untouched(client, old)
 
 

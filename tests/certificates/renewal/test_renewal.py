@@ -216,7 +216,7 @@ def test_the_old_certificate_is_revoked_only_when_the_office_asked_for_it(
 def test_a_credential_a_person_uploaded_meanwhile_wins_over_a_waiting_successor(
     sim, due_client, _on_commit_runs, monkeypatch
 ):
-    client, old, _files = due_client
+    client, _old, _files = due_client
     start = timezone.now().replace(microsecond=0) + timedelta(days=3)
     monkeypatch.setattr(services, "_valid_from", lambda credential, now: start)
     _daily(_on_commit_runs)

@@ -7,10 +7,14 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from certificates.models import (
+    ClientRenewalChoice,
     Credential,
     CredentialCheck,
+    CredentialRenewal,
     ExpiryDigest,
     ReminderSettings,
+    RenewalFailureNotice,
+    RenewalSettings,
     SentReminder,
     UploadLink,
 )
@@ -67,3 +71,29 @@ class SentReminderAdmin(ReadOnlyAdmin):
 class ExpiryDigestAdmin(ReadOnlyAdmin):
     list_display = ("office", "week_start", "status", "item_count", "sent_at")
     list_filter = ("status",)
+
+
+@admin.register(RenewalSettings)
+class RenewalSettingsAdmin(ReadOnlyAdmin):
+    list_display = ("office", "enabled_by_default", "renew_office_credentials", "days_before")
+
+
+@admin.register(ClientRenewalChoice)
+class ClientRenewalChoiceAdmin(ReadOnlyAdmin):
+    list_display = ("client", "enabled", "changed_by", "changed_at")
+
+
+@admin.register(CredentialRenewal)
+class CredentialRenewalAdmin(ReadOnlyAdmin):
+    """The renewal's state; the key generated for an enrollment is never shown."""
+
+    list_display = ("id", "office", "client", "credential", "state", "attempts", "updated_at")
+    list_filter = ("state", "failure_code")
+    exclude = ("pending_private_key_pem", "lease_token")
+
+
+@admin.register(RenewalFailureNotice)
+class RenewalFailureNoticeAdmin(ReadOnlyAdmin):
+    """The exactly-once ledger of failure e-mails: read-only, or one could go twice."""
+
+    list_display = ("id", "renewal", "episode", "status", "sent_at")

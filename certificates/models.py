@@ -32,6 +32,9 @@ class Credential(models.Model):
 
     class Status(models.TextChoices):
         ACTIVE = "active", _("Aktywne")
+        # A renewed certificate stored ahead of its validFrom (certificates/renewal/):
+        # it becomes the slot's active credential on that day.
+        SCHEDULED = "scheduled", _("Następne (czeka na początek ważności)")
         REPLACED = "replaced", _("Zastąpione")
         DELETED = "deleted", _("Usunięte")
 
@@ -50,6 +53,7 @@ class Credential(models.Model):
         STAFF = "staff", _("Przesłane przez pracownika biura")
         CLIENT_LINK = "client_link", _("Przesłane przez klienta (link jednorazowy)")
         DEMO = "demo", _("Dane demonstracyjne (wygenerowane przez seed_demo)")
+        RENEWAL = "renewal", _("Odnowione automatycznie przez portal w KSeF")
 
     office = models.ForeignKey(Office, on_delete=models.PROTECT, related_name="credentials")
     # Null for the office's own credential (office model); set for a client's credential.
@@ -439,3 +443,155 @@ class ExpiryDigest(models.Model):
 
     def __str__(self) -> str:
         return f"digest of office #{self.office_id} for {self.week_start}: {self.status}"
+
+
+# === Automatic renewal =======================================================================
+# Used by certificates/renewal/: the office's default and each client's choice, one renewal
+# per credential with its lease and enrollment reference, and the failure e-mail ledger.
+
+
+class RenewalSettings(models.Model):
+    """How an office renews stored KSeF certificates. An office without a row: the defaults."""
+
+    class KeyType(models.TextChoices):
+        EC = "ec", _("EC P-256 (jak aplikacja Ministerstwa)")
+        RSA = "rsa", _("RSA 2048")
+
+    office = models.OneToOneField(Office, on_delete=models.CASCADE, related_name="renewal_settings")
+    # The default for clients without their own choice (ClientRenewalChoice).
+    enabled_by_default = models.BooleanField(
+        _("odnawiaj certyfikaty klientów automatycznie (domyślnie)"), default=False
+    )
+    # The office's own certificates (office model) follow this switch alone.
+    renew_office_credentials = models.BooleanField(
+        _("odnawiaj automatycznie certyfikaty biura"), default=False
+    )
+    days_before = models.PositiveSmallIntegerField(
+        _("ile dni przed końcem ważności odnawiać"), default=30
+    )
+    key_type = models.CharField(
+        _("rodzaj nowego klucza"), max_length=3, choices=KeyType.choices, default=KeyType.EC
+    )
+    # Off by default: the old certificate simply ends at its validTo (digest §3).
+    revoke_previous = models.BooleanField(
+        _("unieważniaj poprzedni certyfikat po przełączeniu"), default=False
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("ustawienia odnawiania certyfikatów")
+        verbose_name_plural = _("ustawienia odnawiania certyfikatów")
+
+    def __str__(self) -> str:
+        return f"renewal settings of office #{self.office_id}"
+
+
+class ClientRenewalChoice(models.Model):
+    """A client's own answer to "renew automatically?", overriding the office default.
+
+    Kept apart from the custody log, which records who changed it and when, because the
+    portal then generates and keeps the client's new private key.
+    """
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="+")
+    client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="renewal_choice")
+    enabled = models.BooleanField(_("odnawiaj automatycznie"))
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    changed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("zgoda na odnawianie certyfikatów")
+        verbose_name_plural = _("zgody na odnawianie certyfikatów")
+
+    def __str__(self) -> str:
+        return f"renewal choice of client #{self.client_id}: {self.enabled}"
+
+
+class CredentialRenewal(models.Model):
+    """The renewal of one stored certificate: its state, lease and KSeF enrollment.
+
+    One row per renewed credential (the unique key is the last line of defence against a
+    second enrollment). A worker claims the row with a conditional UPDATE of `lease_until`
+    before talking to KSeF; the generated key is stored (encrypted) before the enrollment
+    is sent and the reference right after, so a crash anywhere resumes the same enrollment.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Zaplanowane")
+        ENROLLING = "enrolling", _("W toku: wniosek wysyłany do KSeF")
+        ENROLLED = "enrolled", _("W toku: KSeF wystawia certyfikat")
+        STORED = "stored", _("Odnowiono: nowy certyfikat czeka na początek ważności")
+        RENEWED = "renewed", _("Odnowiono")
+        FAILED = "failed", _("Niepowodzenie")
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="+")
+    client = models.ForeignKey(
+        Client, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    credential = models.OneToOneField(Credential, on_delete=models.CASCADE, related_name="renewal")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.CharField(max_length=32, blank=True)
+    # Sent as certificateName: finds the certificate in KSeF if the reference was lost.
+    certificate_name = models.CharField(max_length=100, blank=True)
+    enrollment_reference = models.CharField(max_length=64, blank=True)
+    enrolled_at = models.DateTimeField(null=True, blank=True)
+    certificate_serial = models.CharField(max_length=64, blank=True)
+    # The key generated for the enrollment until the certificate is stored with it.
+    pending_private_key_pem = encrypt(models.TextField(blank=True, default=""))
+    new_credential = models.ForeignKey(
+        Credential, on_delete=models.SET_NULL, null=True, blank=True, related_name="renewed_from"
+    )
+    failure_code = models.CharField(max_length=40, blank=True)
+    message_data = models.JSONField(default=dict, blank=True)
+    # A failure episode lasts from the first failure to the next success: one e-mail each.
+    failure_episode = models.PositiveIntegerField(default=0)
+    in_failure = models.BooleanField(default=False)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("odnowienie certyfikatu")
+        verbose_name_plural = _("odnowienia certyfikatów")
+        indexes = [models.Index(fields=["office", "state"])]
+
+    def __str__(self) -> str:
+        return f"renewal #{self.pk} of credential #{self.credential_id}: {self.state}"
+
+    @property
+    def message_text(self) -> str:
+        return render(self.message_data) if self.message_data else ""
+
+
+class RenewalFailureNotice(models.Model):
+    """The e-mail of one failure episode of one renewal: sent at most once (portal.ledger)."""
+
+    renewal = models.ForeignKey(CredentialRenewal, on_delete=models.CASCADE, related_name="notices")
+    episode = models.PositiveIntegerField()
+    status = models.CharField(max_length=12, default="claimed")
+    claimed_at = models.DateTimeField(default=timezone.now)
+    claim_token = models.CharField(max_length=32, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    recipients = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("powiadomienie o nieudanym odnowieniu")
+        verbose_name_plural = _("powiadomienia o nieudanych odnowieniach")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["renewal", "episode"], name="renewal_notice_once_per_episode"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"notice of renewal #{self.renewal_id}, episode {self.episode}: {self.status}"

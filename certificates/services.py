@@ -207,11 +207,13 @@ def _store(
     consent: Consent,
     actor: User | None,
     source: str,
+    status: str = Credential.Status.ACTIVE,
 ) -> Credential:
     credential = Credential(
         office=office,
         client=client,
         kind=validated.kind,
+        status=status,
         source=source,
         uploaded_by=actor,
         token_reference=validated.token_reference,

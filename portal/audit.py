@@ -133,6 +133,19 @@ ACTION_LABELS: dict[str, Any] = {
     "invoices.export_downloaded": _("Pobrano eksport faktur"),
     "invoices.digest_subscribed": _("Włączono codzienny e-mail o nowych fakturach"),
     "invoices.digest_unsubscribed": _("Wyłączono codzienny e-mail o nowych fakturach"),
+    # Automatic renewal of KSeF certificates (certificates/renewal/)
+    "renewal.settings_changed": _("Zmieniono ustawienia odnawiania certyfikatów"),
+    "credential.renewal_consent": _("Zmieniono zgodę klienta na automatyczne odnawianie"),
+    "credential.renewal_requested": _("Zlecono odnowienie certyfikatu KSeF"),
+    "credential.renewal_attempt": _("Próba odnowienia certyfikatu KSeF"),
+    "credential.renewal_enrolled": _("Wysłano do KSeF wniosek o nowy certyfikat"),
+    "credential.renewed": _("Odnowiono certyfikat KSeF"),
+    "credential.renewal_failed": _("Odnowienie certyfikatu KSeF nie powiodło się"),
+    "credential.renewal_activated": _("Odnowiony certyfikat KSeF stał się aktywny"),
+    "credential.renewal_discarded": _("Odrzucono odnowiony certyfikat (w miejscu jest nowszy)"),
+    "credential.retired": _("Poprzedni certyfikat wygasł, jego klucz zniszczono"),
+    "credential.revoked": _("Unieważniono poprzedni certyfikat w KSeF"),
+    "credential.revocation_failed": _("Unieważnienie poprzedniego certyfikatu nie powiodło się"),
 }
 
 

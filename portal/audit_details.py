@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from portal.ksef_terms import permissions_text, subject_types_text
+from portal.messages import render
 from portal.models import Membership
 
 Details = Mapping[str, Any]
@@ -31,6 +32,8 @@ HIDDEN_KEYS = {
     "credential_id",
     "client_id",
     "replaced_by",
+    "renewal_id",
+    "new_credential_id",
     "secret",
     "ip",
     "fingerprint",
@@ -367,6 +370,14 @@ def _demo_seeded(d: Details) -> list[str]:
     return [ngettext("Dodano %(n)d klienta.", "Dodano %(n)d klientów.", n) % {"n": n}]
 
 
+def _renewal_outcome(d: Details) -> list[str]:
+    """A renewal attempt or failure: its stored message in the reader's language."""
+    message = d.get("message")
+    if isinstance(message, Mapping):
+        return [render(message)]
+    return [_("Próba nr %(n)s.") % {"n": d.get("attempt") or "—"}]
+
+
 RENDERERS: dict[str, Callable[[Details], list[str]]] = {
     "staff.created": _staff_created,
     "staff.role_changed": _role_changed,
@@ -387,6 +398,8 @@ RENDERERS: dict[str, Callable[[Details], list[str]]] = {
     "reminders.digest_sent": _digest_sent,
     "reminders.sent_now": _sent_now,
     "demo.seeded": _demo_seeded,
+    "credential.renewal_attempt": _renewal_outcome,
+    "credential.renewal_failed": _renewal_outcome,
 }
 
 

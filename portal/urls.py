@@ -37,6 +37,7 @@ urlpatterns = [
     path("clients/", include("clients.urls")),
     path("credentials/", include("certificates.urls")),
     path("expiry/", include("certificates.expiry.urls")),
+    path("renewal/", include("certificates.renewal.urls")),
     path("grants/", include("grants.urls")),
     path("invoices/", include("invoices.urls")),
     path("admin/", admin.site.urls),

@@ -143,3 +143,16 @@ def test_another_offices_client_is_404_for_a_manager(login, manager, other_offic
     foreign = make_client(other_office)
     browser = login(manager)
     assert browser.get(reverse("renewal:client", args=[foreign.pk])).status_code == 404
+
+
+def test_managers_find_the_renewal_screens_from_the_credentials_and_the_expiry_pages(
+    login, manager, accountant, client_company
+):
+    client_page = reverse("certificates:client", args=[client_company.pk])
+    renewal_url = reverse("renewal:client", args=[client_company.pk])
+
+    as_manager = login(manager)
+    assert renewal_url in as_manager.get(client_page).content.decode()
+    assert reverse("renewal:office") in as_manager.get(reverse("expiry:dashboard")).content.decode()
+
+    assert renewal_url not in login(accountant).get(client_page).content.decode()

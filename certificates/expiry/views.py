@@ -33,6 +33,7 @@ from certificates.expiry import preview, reminders
 from certificates.expiry import selectors as expiry
 from certificates.expiry.forms import ReminderSettingsForm
 from certificates.models import Credential
+from certificates.renewal.selectors import RenewalState, renewal_states
 from clients.models import AccessModel, LegalForm
 from clients.selectors import client_get
 from portal.access import ADMINS, ALL_ROLES, MANAGERS, membership_of, role_required
@@ -96,6 +97,12 @@ def _accountants(membership: Membership) -> list[Membership]:
     )
 
 
+def _with_renewal(rows: list[expiry.ExpiryRow]) -> list[tuple[expiry.ExpiryRow, RenewalState]]:
+    """Each row with its certificate's renewal state (one batch of queries per page)."""
+    states = renewal_states([row.credential for row in rows])
+    return [(row, states[row.credential.pk]) for row in rows]
+
+
 @require_GET
 @role_required(*MANAGERS)
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
@@ -114,7 +121,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     context = {
         "filters": filters,
         "page": page,
-        "rows": [] if filters.gap else expiry.expiry_rows(page.object_list, now=now),
+        "rows": _with_renewal([] if filters.gap else expiry.expiry_rows(page.object_list, now=now)),
         "gap_rows": [
             (client, expiry.gap_note(client, filters.gap, office_credentials))
             for client in (page.object_list if filters.gap else [])

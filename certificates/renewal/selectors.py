@@ -4,6 +4,7 @@ renewal state the client page and (later) the expiry dashboard show."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -121,9 +122,67 @@ IN_PROGRESS = (
 
 def renewal_state(credential: Credential) -> RenewalState:
     """The renewal state of one credential, for the client page and the expiry dashboard."""
-    if not is_renewable(credential):
-        return RenewalState("not_renewable")
-    renewal = renewal_of(credential)
+    return renewal_states([credential])[credential.pk]
+
+
+def renewal_states(credentials: Sequence[Credential]) -> dict[int, RenewalState]:
+    """`renewal_state` of many credentials (a dashboard page) in four queries, whatever
+    their number: the offices' settings, the clients' choices, the renewals of the
+    credentials and the renewals that stored them."""
+    renewable = [c for c in credentials if is_renewable(c)]
+    states = {c.pk: RenewalState("not_renewable") for c in credentials if not is_renewable(c)}
+    if not renewable:
+        return states
+    office_ids = {c.office_id for c in renewable}
+    saved = {s.office_id: s for s in RenewalSettings.objects.filter(office_id__in=office_ids)}
+    settings_of = {
+        office_id: saved.get(office_id) or RenewalSettings(office_id=office_id)
+        for office_id in office_ids
+    }
+    choices = {
+        choice.client_id: choice
+        for choice in ClientRenewalChoice.objects.filter(
+            client_id__in={c.client_id for c in renewable if c.client_id is not None}
+        )
+    }
+    ids = [c.pk for c in renewable]
+    renewals = {
+        r.credential_id: r
+        for r in CredentialRenewal.objects.filter(credential_id__in=ids).select_related(
+            "new_credential"
+        )
+    }
+    stored_by = {
+        r.new_credential_id: r for r in CredentialRenewal.objects.filter(new_credential_id__in=ids)
+    }
+    now = timezone.now()
+    for credential in renewable:
+        settings = settings_of[credential.office_id]
+        if credential.client_id is None:
+            enabled = settings.renew_office_credentials
+        else:
+            choice = choices.get(credential.client_id)
+            enabled = choice.enabled if choice is not None else settings.enabled_by_default
+        states[credential.pk] = _state(
+            credential,
+            renewals.get(credential.pk),
+            stored_by.get(credential.pk),
+            days_before=settings.days_before,
+            enabled=enabled,
+            now=now,
+        )
+    return states
+
+
+def _state(
+    credential: Credential,
+    renewal: CredentialRenewal | None,
+    came_from: CredentialRenewal | None,
+    *,
+    days_before: int,
+    enabled: bool,
+    now: datetime,
+) -> RenewalState:
     if renewal is not None and renewal.state in (
         CredentialRenewal.State.STORED,
         CredentialRenewal.State.RENEWED,
@@ -134,21 +193,18 @@ def renewal_state(credential: Credential) -> RenewalState:
         return RenewalState("failed", message=renewal.message_text, renewal=renewal)
     if renewal is not None and renewal.state in IN_PROGRESS and renewal.attempts:
         return RenewalState("in_progress", renewal=renewal)
-    settings = renewal_settings_of(credential.office)
-    on = credential.valid_to - timedelta(days=settings.days_before) if credential.valid_to else None
-    came_from = CredentialRenewal.objects.filter(new_credential=credential).first()
-    if came_from is not None and on is not None and on > timezone.now():
+    on = credential.valid_to - timedelta(days=days_before) if credential.valid_to else None
+    if came_from is not None and on is not None and on > now:
         # The successor a renewal stored: "renewed, valid to D" until its own window opens.
         return RenewalState("renewed", valid_to=credential.valid_to, renewal=came_from)
-    if not renewal_enabled_for(credential, settings):
+    if not enabled:
         return RenewalState("disabled")
     return RenewalState("scheduled", on=on, renewal=renewal)
 
 
 def office_renewal_summary(office: Office) -> dict[str, int]:
     """How many of the office's active certificates are in each renewal state."""
-    counts: Counter[str] = Counter()
-    for credential in _renewable(Credential.objects.filter(office=office)).select_related("office"):
-        counts[renewal_state(credential).code] += 1
+    credentials = list(_renewable(Credential.objects.filter(office=office)))
+    counts = Counter(state.code for state in renewal_states(credentials).values())
     codes = ("scheduled", "in_progress", "renewed", "failed", "disabled")
     return {code: counts.get(code, 0) for code in codes}

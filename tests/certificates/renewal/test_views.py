@@ -156,3 +156,41 @@ def test_managers_find_the_renewal_screens_from_the_credentials_and_the_expiry_p
     assert reverse("renewal:office") in as_manager.get(reverse("expiry:dashboard")).content.decode()
 
     assert renewal_url not in login(accountant).get(client_page).content.decode()
+
+
+def test_the_expiry_dashboard_shows_each_certificates_renewal_state(
+    sim, due_client, login, manager
+):
+    client, credential, _files = due_client
+    page = login(manager).get(reverse("expiry:dashboard")).content.decode()
+
+    row = page[page.index(f'data-credential="{credential.pk}"') :]
+    row = row[: row.index("</tr>")]
+    assert "zaplanowane" in row
+    assert reverse("renewal:client", args=[client.pk]) in row
+
+    CredentialRenewal.objects.create(
+        office=credential.office,
+        credential=credential,
+        state=CredentialRenewal.State.FAILED,
+        message_data={"msgid": "Limit certyfikatów KSeF wyczerpany."},
+    )
+    page = login(manager).get(reverse("expiry:dashboard")).content.decode()
+    assert "niepowodzenie" in page and "Limit certyfikatów KSeF wyczerpany." in page
+
+
+def test_renewal_states_of_a_page_cost_the_same_queries_for_one_or_many(
+    sim, renewing_office, office, django_assert_max_num_queries
+):
+    from certificates.renewal.selectors import renewal_states
+    from tests.certificates.renewal.conftest import issue, store
+
+    credentials = []
+    for _ in range(6):
+        client = make_client(office)
+        credentials.append(store(client, issue(sim.state, client.nip)))
+
+    with django_assert_max_num_queries(4):
+        states = renewal_states(credentials)
+
+    assert {state.code for state in states.values()} == {"scheduled"}

@@ -49,7 +49,11 @@ from clients.handover import (
     clients_left_by,
 )
 from clients.models import Client, LegalForm, OnboardingStage, Prerequisite
-from clients.prerequisite import prerequisite_decide, seal_question_needed
+from clients.prerequisite import (
+    prerequisite_decide,
+    prerequisite_state_text,
+    seal_question_needed,
+)
 from clients.selectors import (
     SORTS,
     client_detail_get,
@@ -281,12 +285,14 @@ def _wizard_context(client: Client, step: str = "", **bound: Form) -> dict[str, 
         if prerequisite
         else {}
     )
+    decision = prerequisite_decide(
+        legal_form=client.legal_form, has_qualified_seal=client.has_qualified_seal
+    )
     return {
         "client": client,
         "prerequisite": prerequisite,
-        "decision": prerequisite_decide(
-            legal_form=client.legal_form, has_qualified_seal=client.has_qualified_seal
-        ),
+        "decision": decision,
+        "state_text": prerequisite_state_text(decision, state),
         "asks_seal": not sole_proprietor,
         "sole_proprietor": sole_proprietor,
         "step": step,

@@ -68,6 +68,7 @@ from clients.selectors import (
 from portal.access import ADMINS, MANAGERS, membership_of, role_required, scoped_get
 from portal.departure import departure_followup_url
 from portal.models import Membership
+from portal.text import format_sentence
 
 PAGE_SIZE = 25
 IMPORT_SESSION_KEY = "clients_import_preview"
@@ -201,7 +202,9 @@ def client_create_view(request: HtmxHttpRequest) -> HttpResponse:
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                messages.success(request, _("Dodano klienta %(name)s.") % {"name": client.name})
+                messages.success(
+                    request, format_sentence(_("Dodano klienta %(name)s."), {"name": client.name})
+                )
                 return _redirect(request, reverse("clients:detail", args=[client.pk]))
     context = {"form": form, "client": None}
     return render(request, _template(request, "clients/form.html", "form"), context)

@@ -146,7 +146,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "kinds": Credential.Kind.choices,
         "legal_forms": LegalForm.choices,
         "bucket_choices": [(code, label) for code, label, _limit in expiry.BUCKETS],
-        "gap_choices": list(expiry.GAPS.items()),
+        # After "klientów:": lower-case first letter, but "KSeF" keeps its capitals.
+        "gap_choices": [(code, label[:1].lower() + label[1:]) for code, label in _gap_labels()],
         "today": expiry.local_today(now),
     }
     template = "expiry/dashboard.html"
@@ -262,3 +263,7 @@ def client_reminders(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     if _wants_fragment(request):
         template = "expiry/_client_reminders.html"
     return render(request, template, context)
+
+
+def _gap_labels() -> list[tuple[str, str]]:
+    return [(code, str(label)) for code, label in expiry.GAPS.items()]

@@ -83,7 +83,7 @@ def test_the_python_buckets_agree_with_the_dashboards_sql_buckets(office):
     days_left = (-4, 0, 6, 7, 8, 29, 30, 31, 60, 61, 90, 91)
     made = {days: _credential(make_client(office), days=days) for days in days_left}
     now = timezone.now()
-    sql = dict(stored_credentials(office, now=now).values_list("pk", "bucket"))
+    sql = dict(stored_credentials(office, now=now).values_list(*["pk", "bucket"]))
     for credential in made.values():
         status = expiry_status(credential.kind, credential.valid_to, now=now)
         assert status is not None

@@ -98,7 +98,7 @@ def test_the_upload_link_email_names_the_office_once(
         )
 
     message = mail.outbox[-1]
-    html = str(message.alternatives[0][0])  # type: ignore[attr-defined]
+    html = str(message.alternatives[0][0])  # type: ignore[union-attr]
     for text in (message.body, html):
         assert "biuro rachunkowe Biuro Rachunkowe" not in text
         assert "Biuro Rachunkowe Bilans prosi o przesłanie poświadczenia KSeF" in text

@@ -298,12 +298,11 @@ def credential_health(client: Client) -> Health:
     status = Credential.expiry_status(kind_code, getattr(client, "credential_expires_at", None))
     if status is None:
         return Health(kind, "ok")
-    text = _("%(kind)s, ważny do %(date)s · %(left)s") % {
+    valid_to = _("%(kind)s, ważny do %(date)s") % {
         "kind": kind,
         "date": date_format(localtime(status.expires_at), "SHORT_DATE_FORMAT"),
-        "left": status.text,
     }
-    return Health(text, status.tone)
+    return Health(f"{valid_to} · {status.text}", status.tone)
 
 
 def grants_health(client: Client) -> Health:

@@ -10,6 +10,9 @@ secret (see `certificates.services`).
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -173,6 +176,17 @@ class Credential(models.Model):
     @property
     def is_expired(self) -> bool:
         return self.valid_to is not None and self.valid_to < timezone.now()
+
+    @staticmethod
+    def expiry_status(kind: str, valid_to: datetime | None) -> Any:
+        """How close a credential of this kind is to expiry (certificates.expiry.selectors).
+
+        A static method so that apps below this one (the client list's health row) reach
+        the expiry dashboard's buckets through the ORM relation instead of an import.
+        """
+        from certificates.expiry.selectors import expiry_status
+
+        return expiry_status(kind, valid_to)
 
 
 class CredentialSecret(models.Model):

@@ -33,6 +33,7 @@ from clients.forms import clean_nip, office_accountants, parse_contact_emails
 from clients.models import Client, LegalForm
 from clients.services import ClientRow
 from portal.models import Membership, Office
+from portal.text import format_sentence
 
 MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
@@ -305,7 +306,9 @@ def _validate(records: list[ParsedRow], office: Office) -> None:
         if name is not None:
             record.already_registered = True
             record.errors.append(
-                _("Klient z tym NIP jest już w rejestrze biura: %(name)s.") % {"name": name}
+                format_sentence(
+                    _("Klient z tym NIP jest już w rejestrze biura: %(name)s."), {"name": name}
+                )
             )
         username = record.row.accountant_username
         if username and username in inactive:

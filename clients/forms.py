@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from clients.models import Client, LegalForm, Prerequisite
 from portal.models import Membership, Office
+from portal.text import before_full_stop
 from portal.validators import normalize_identifier, validate_nip, validate_pesel
 
 MAX_CONTACT_EMAILS = 10
@@ -46,7 +47,7 @@ def duplicate_nip_error(existing: Client) -> ValidationError:
     return ValidationError(
         _("Klient z tym NIP jest już w rejestrze biura: %(name)s."),
         code="duplicate_nip",
-        params={"name": existing.name},
+        params={"name": before_full_stop(existing.name)},  # the message ends the sentence
     )
 
 

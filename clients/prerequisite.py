@@ -94,6 +94,50 @@ def prerequisite_decide(*, legal_form: str, has_qualified_seal: bool) -> Decisio
     )
 
 
+@dataclass(frozen=True)
+class StateText:
+    """What the wizard says about ZAW-FA in the prerequisite's current state."""
+
+    headline: Promise
+    reason: Promise
+    next_steps: Promise
+
+
+def prerequisite_state_text(decision: Decision, state: str | None) -> StateText:
+    """The wizard's words for the state the prerequisite is in, not only the verdict.
+
+    The verdict ("ZAW-FA trzeba złożyć … nikt nie może jeszcze działać") is true only until
+    the form is filed; once filed or confirmed the texts say so and what comes next.
+    """
+    if not decision.required:
+        return StateText(_("ZAW-FA nie jest potrzebny."), decision.reason, decision.next_steps)
+    if state == State.FILED:
+        return StateText(
+            _("ZAW-FA złożony — czekamy na przyjęcie przez urząd."),
+            _(
+                "Zawiadomienie jest w urzędzie skarbowym. Dopóki urząd go nie przyjmie, "
+                "osoba wskazana w ZAW-FA nie może jeszcze działać w imieniu firmy w KSeF."
+            ),
+            _(
+                "Gdy urząd potwierdzi przyjęcie (albo osoba wskazana zaloguje się do KSeF "
+                "w kontekście firmy), zapisz potwierdzenie poniżej."
+            ),
+        )
+    if state == State.CONFIRMED:
+        return StateText(
+            _("ZAW-FA potwierdzony."),
+            _(
+                "Urząd przyjął zawiadomienie: osoba wskazana w ZAW-FA działa w KSeF w imieniu "
+                "firmy i zarządza jej uprawnieniami."
+            ),
+            _(
+                "Osoba wskazana w ZAW-FA może teraz nadać uprawnienia biuru lub wygenerować "
+                "certyfikat KSeF firmy — przejdź do poświadczeń."
+            ),
+        )
+    return StateText(_("ZAW-FA trzeba złożyć."), decision.reason, decision.next_steps)
+
+
 def prerequisite_reevaluated_state(*, current: str | None, decision: Decision) -> State:
     """The state after the client's legal form or seal answer changed.
 

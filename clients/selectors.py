@@ -21,10 +21,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import (
+    BooleanField,
     Case,
     CharField,
     Count,
     DateTimeField,
+    Exists,
     F,
     IntegerField,
     Max,
@@ -123,6 +125,13 @@ def credential_annotations() -> dict[str, Combinable]:
     return {
         "credential_kind": Coalesce(pick("kind", CharField()), Value("")),
         "credential_expires_at": pick("valid_to", DateTimeField()),
+        # The office's credential stands in only when the client has none of its own.
+        "credential_of_office": Case(
+            When(Exists(own), then=Value(False)),
+            When(on_office_model & Exists(office), then=Value(True)),
+            default=Value(False),
+            output_field=BooleanField(),
+        ),
     }
 
 
@@ -277,19 +286,23 @@ def prerequisite_health(client: Client) -> Health:
 
 
 def credential_health(client: Client) -> Health:
+    """The credential cell: its kind, whose it is, and its expiry in the dashboard's buckets."""
     Credential = _related_model("credentials")
     kind_code = getattr(client, "credential_kind", "")
     if not kind_code:
         return Health(_("brak"), "none")
     kind = str(Credential.Kind(kind_code).label)
-    expires = getattr(client, "credential_expires_at", None)
-    if expires is None:
+    if getattr(client, "credential_of_office", False):
+        whose = _("token biura") if kind_code == Credential.Kind.TOKEN else _("certyfikat biura")
+        kind = f"{kind} — {whose}"
+    status = Credential.expiry_status(kind_code, getattr(client, "credential_expires_at", None))
+    if status is None:
         return Health(kind, "ok")
-    text = _("%(kind)s, ważny do %(date)s") % {
+    valid_to = _("%(kind)s, ważny do %(date)s") % {
         "kind": kind,
-        "date": date_format(localtime(expires), "SHORT_DATE_FORMAT"),
+        "date": date_format(localtime(status.expires_at), "SHORT_DATE_FORMAT"),
     }
-    return Health(text, "ok" if expires > datetime.datetime.now(tz=datetime.UTC) else "bad")
+    return Health(f"{valid_to} · {status.text}", status.tone)
 
 
 def grants_health(client: Client) -> Health:

@@ -49,7 +49,11 @@ from clients.handover import (
     clients_left_by,
 )
 from clients.models import Client, LegalForm, OnboardingStage, Prerequisite
-from clients.prerequisite import prerequisite_decide, seal_question_needed
+from clients.prerequisite import (
+    prerequisite_decide,
+    prerequisite_state_text,
+    seal_question_needed,
+)
 from clients.selectors import (
     SORTS,
     client_detail_get,
@@ -64,6 +68,7 @@ from clients.selectors import (
 from portal.access import ADMINS, MANAGERS, membership_of, role_required, scoped_get
 from portal.departure import departure_followup_url
 from portal.models import Membership
+from portal.text import format_sentence
 
 PAGE_SIZE = 25
 IMPORT_SESSION_KEY = "clients_import_preview"
@@ -197,7 +202,9 @@ def client_create_view(request: HtmxHttpRequest) -> HttpResponse:
             except ValidationError as error:
                 form.add_error(None, error)
             else:
-                messages.success(request, _("Dodano klienta %(name)s.") % {"name": client.name})
+                messages.success(
+                    request, format_sentence(_("Dodano klienta %(name)s."), {"name": client.name})
+                )
                 return _redirect(request, reverse("clients:detail", args=[client.pk]))
     context = {"form": form, "client": None}
     return render(request, _template(request, "clients/form.html", "form"), context)
@@ -281,12 +288,14 @@ def _wizard_context(client: Client, step: str = "", **bound: Form) -> dict[str, 
         if prerequisite
         else {}
     )
+    decision = prerequisite_decide(
+        legal_form=client.legal_form, has_qualified_seal=client.has_qualified_seal
+    )
     return {
         "client": client,
         "prerequisite": prerequisite,
-        "decision": prerequisite_decide(
-            legal_form=client.legal_form, has_qualified_seal=client.has_qualified_seal
-        ),
+        "decision": decision,
+        "state_text": prerequisite_state_text(decision, state),
         "asks_seal": not sole_proprietor,
         "sole_proprietor": sole_proprietor,
         "step": step,

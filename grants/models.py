@@ -102,6 +102,28 @@ class PermissionGrant(models.Model):
         """Why it failed, in the reader's language (older rows: the text as written)."""
         return render(self.failure_data) if self.failure_data else self.failure_message
 
+    @property
+    def verification_text(self) -> str:
+        """The "W KSeF" column: what is true now, not the last check before a revocation."""
+        if self.state == self.State.REVOKED:
+            return str(_("Nieaktywne — odebrane w KSeF"))
+        if self.state == self.State.FAILED:
+            return str(_("Nie nadano w KSeF"))
+        return str(self.get_verification_display())
+
+    @property
+    def verification_tone(self) -> str:
+        if self.state in (self.State.REVOKED, self.State.FAILED):
+            return "none"
+        if self.verification == self.Verification.VERIFIED:
+            return "ok"
+        return "bad" if self.verification else "none"
+
+    @property
+    def verification_is_current(self) -> bool:
+        """The last check's time says something only while the grant should exist."""
+        return self.state not in (self.State.REVOKED, self.State.FAILED)
+
 
 class GrantsCheck(models.Model):
     """One live look-up of a client's grants in KSeF (scheduled, or "Sprawdź teraz")."""

@@ -16,6 +16,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -46,6 +47,8 @@ PAGE = "grants/client.html"
 def _page_context(request: HtmxHttpRequest, client: Client, **extra: Any) -> dict[str, Any]:
     membership = membership_of(request)
     staff = staff_who_can_receive(membership)
+    # The client's own accountants are who usually need the rights: offered ticked.
+    initial = {"staff": list(staff.filter(assigned_clients=client).values_list("pk", flat=True))}
     return {
         "client": client,
         "grants": grants_of_client(client.pk),
@@ -54,8 +57,10 @@ def _page_context(request: HtmxHttpRequest, client: Client, **extra: Any) -> dic
         "office_credential": office_credential_for(client.office),
         "entity_grant": grants.office_entity_grant(client),
         "office_model": client.access_model == AccessModel.OFFICE,
-        "direct_form": extra.pop("direct_form", None) or DirectGrantForm(staff=staff),
-        "indirect_form": extra.pop("indirect_form", None) or IndirectGrantForm(staff=staff),
+        "direct_form": extra.pop("direct_form", None)
+        or DirectGrantForm(staff=staff, initial=initial),
+        "indirect_form": extra.pop("indirect_form", None)
+        or IndirectGrantForm(staff=staff, initial=initial),
         "check": last_check(client.pk),
         "can_revoke": membership.role in MANAGERS,
         **extra,
@@ -77,7 +82,12 @@ def _after_request(
     request: HtmxHttpRequest, client: Client, created: list[PermissionGrant], **extra: Any
 ) -> HttpResponse:
     notice = (
-        _("Zlecono w KSeF: %(n)d. Postęp widać poniżej.") % {"n": len(created)}
+        ngettext(
+            "Zlecono w KSeF %(count)d uprawnienie. Postęp widać poniżej.",
+            "Zlecono w KSeF %(count)d uprawnień. Postęp widać poniżej.",
+            len(created),
+        )
+        % {"count": len(created)}
         if created
         else _("Te uprawnienia są już nadane albo w toku — nic nowego nie zlecono.")
     )

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from portal.ksef_terms import permissions_text, subject_types_text
 from portal.messages import render
 from portal.models import Membership
+from portal.text import format_sentence
 
 Details = Mapping[str, Any]
 MAX_ITEMS = 5
@@ -279,7 +280,7 @@ def _revoke_finished(d: Details) -> list[str]:
 def _grant_requested(d: Details) -> list[str]:
     lines = [_("Uprawnienia: %(list)s.") % {"list": permissions_text(d.get("permissions") or [])}]
     if d.get("grantee"):
-        lines.append(_("Dla: %(who)s.") % {"who": d["grantee"]})
+        lines.append(format_sentence(_("Dla: %(who)s."), {"who": str(d["grantee"])}))
     if d.get("can_delegate"):
         lines.append(_("Z prawem dalszego przekazywania."))
     return lines

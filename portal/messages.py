@@ -16,6 +16,8 @@ from typing import Any
 
 from django.utils.translation import gettext
 
+from portal.text import format_sentence
+
 
 class StoredText(str):
     """Text in the active language that remembers its msgid and parameters (`data`)."""
@@ -62,9 +64,9 @@ def render(data: Mapping[str, Any] | None) -> str:
             return text
         values = {k: render(v) if isinstance(v, Mapping) else v for k, v in params.items()}
         try:
-            return text % values
+            return format_sentence(text, values)
         except (KeyError, TypeError, ValueError):
-            return str(data["msgid"]) % values
+            return format_sentence(str(data["msgid"]), values)
     if "join" in data:
         return str(data["join"]).join(render(part) for part in data.get("parts", []))
     return str(data.get("text", ""))

@@ -57,14 +57,10 @@ fi
 pids+=($!)
 echo "Celery worker with beat running (log: var/celery.log)"
 
+# The logins are printed once, by seed_demo above (one list, one format).
 cat <<INFO
 
-  Portal:  http://127.0.0.1:${PORTAL_PORT}
-  Logins (password for all: Demo-KSeF-2026!):
-    admin      administrator (also Django admin at http://127.0.0.1:${PORTAL_PORT}/admin/)
-    kierownik  manager
-    ksiegowa   accountant
-    ksiegowy   accountant
+  Portal:  http://127.0.0.1:${PORTAL_PORT} (logins: see the list printed by seed_demo above)
   E-mails are written to var/mail/. KSeF simulator: ${SIMULATOR_URL}/v2
 
 INFO

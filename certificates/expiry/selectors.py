@@ -42,6 +42,7 @@ from django.db.models import (
 from django.utils import timezone
 from django.utils.dates import MONTHS_3
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from certificates.models import Credential, SentReminder
 from clients.models import AccessModel, Client, LegalForm
@@ -123,11 +124,14 @@ def expires_at_expression() -> Case:
 
 def credential_expires_at(credential: Credential) -> datetime.datetime | None:
     """The same rule as `expires_at_expression`, for one credential in memory."""
-    if credential.kind == Credential.Kind.TOKEN and (
-        credential.valid_to is None or credential.valid_to > TOKEN_CUTOFF
-    ):
+    return effective_expiry(credential.kind, credential.valid_to)
+
+
+def effective_expiry(kind: str, valid_to: datetime.datetime | None) -> datetime.datetime | None:
+    """A credential's expiry from its kind and `valid_to`: a token's ends at the cut-off."""
+    if kind == Credential.Kind.TOKEN and (valid_to is None or valid_to > TOKEN_CUTOFF):
         return TOKEN_CUTOFF
-    return credential.valid_to
+    return valid_to
 
 
 def local_today(now: datetime.datetime | None = None) -> datetime.date:
@@ -157,6 +161,64 @@ def bucket_expression(now: datetime.datetime) -> Case:
         default=Value(""),
         output_field=CharField(),
     )
+
+
+def bucket_of(expires_at: datetime.datetime, now: datetime.datetime) -> str:
+    """The bucket code of one expiry in memory, by the limits `bucket_expression` uses."""
+    if expires_at < now:
+        return "expired"
+    left = days_left(expires_at, now)
+    for code, _label, limit in BUCKETS[1:-1]:
+        assert limit is not None
+        if left <= limit:
+            return code
+    return "later"
+
+
+@dataclass(frozen=True)
+class ExpiryStatus:
+    """How close one credential is to its expiry, worded and coloured by the buckets.
+
+    The client list, the client page and the dashboard show it next to the credential, so
+    a certificate that expires in 5 days looks like the expiry dashboard says it is.
+    """
+
+    expires_at: datetime.datetime
+    days_left: int
+    bucket: str
+
+    @property
+    def tone(self) -> str:
+        return BUCKET_TONES[self.bucket]
+
+    @property
+    def bucket_label(self) -> str:
+        return str(BUCKET_LABELS[self.bucket])
+
+    @property
+    def text(self) -> str:
+        """The days left in words: "za 5 dni", "wygasa dziś", "wygasł 3 dni temu"."""
+        days = self.days_left
+        if self.bucket == "expired":
+            if days >= 0:
+                return str(_("wygasł dziś"))
+            return ngettext("wygasł %(count)d dzień temu", "wygasł %(count)d dni temu", -days) % {
+                "count": -days
+            }
+        if days == 0:
+            return str(_("wygasa dziś"))
+        return ngettext("za %(count)d dzień", "za %(count)d dni", days) % {"count": days}
+
+
+def expiry_status(
+    kind: str, valid_to: datetime.datetime | None, *, now: datetime.datetime | None = None
+) -> ExpiryStatus | None:
+    """The expiry status of a credential of this kind and `valid_to` (None: no expiry)."""
+    expires_at = effective_expiry(kind, valid_to)
+    if expires_at is None:
+        return None
+    now = now or timezone.now()
+    return ExpiryStatus(expires_at, days_left(expires_at, now), bucket_of(expires_at, now))
 
 
 # --- The credential table ---------------------------------------------------------------------

@@ -157,7 +157,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "kinds": Credential.Kind.choices,
         "legal_forms": LegalForm.choices,
         "bucket_choices": [(code, label) for code, label, _limit in expiry.BUCKETS],
-        "gap_choices": list(expiry.GAPS.items()),
+        # After "klientów:": lower-case first letter, but "KSeF" keeps its capitals.
+        "gap_choices": [(code, label[:1].lower() + label[1:]) for code, label in _gap_labels()],
         "today": expiry.local_today(now),
     }
     template = "expiry/dashboard.html"
@@ -364,3 +365,7 @@ def send_now(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     for level, text in _send_now_messages(report):
         messages.add_message(request, level, text)
     return redirect_after_post(request, _back_url(request.POST.get("back", ""), client.pk))
+
+
+def _gap_labels() -> list[tuple[str, str]]:
+    return [(code, str(label)) for code, label in expiry.GAPS.items()]

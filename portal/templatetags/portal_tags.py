@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from django import template
 
@@ -11,6 +12,7 @@ from portal.audit_details import audit_details_text
 from portal.ksef_terms import permissions_text
 from portal.messages import render
 from portal.models import AuditEvent
+from portal.text import before_full_stop
 
 register = template.Library()
 
@@ -60,3 +62,9 @@ def stored_text(entry: object) -> str:
         data = entry.get("message_data")
         return render(data) if isinstance(data, Mapping) and data else str(entry.get("message", ""))
     return ""
+
+
+@register.filter(name="before_full_stop")
+def before_full_stop_filter(value: Any) -> str:
+    """A name placed before a sentence's full stop: "sp. z o.o." does not get a second one."""
+    return before_full_stop(value)

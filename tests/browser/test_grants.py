@@ -26,7 +26,7 @@ def test_an_accountant_walks_the_grant_screen_to_granted(
     form.get_by_label(f"{accountant.display_name} (PESEL {accountant.pesel})").check()
     form.get_by_role("button", name="Nadaj uprawnienia w KSeF").click()
 
-    expect(page.locator("#grants-notice")).to_contain_text("Zlecono w KSeF: 1")
+    expect(page.locator("#grants-notice")).to_contain_text("Zlecono w KSeF 1 uprawnienie")
     grant = PermissionGrant.objects.get(client=client_company)
     row = page.locator(f"#grant-{grant.pk}")
     expect(row).to_have_attribute("data-state", "granted")

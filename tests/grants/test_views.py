@@ -132,7 +132,7 @@ def test_granting_from_the_screen_ends_granted_and_the_row_stops_polling(
             **HTMX,
         )
     assert response.status_code == 200
-    assert "Zlecono w KSeF: 1" in response.content.decode()
+    assert "Zlecono w KSeF 1 uprawnienie" in response.content.decode()
     grant = PermissionGrant.objects.get(client=client_company)
     polled = browser.get(reverse("grants:status", args=[grant.pk]), **HTMX)
     assert polled.status_code == 286  # htmx: stop polling

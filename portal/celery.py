@@ -9,8 +9,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Packages inside an app that have tasks of their own: the expiry reminders, the invoice
+# Packages inside an app that have tasks of their own: the expiry and token reminders, the invoice
 # sync, the bulk exports and the daily invoice e-mail.
 app.autodiscover_tasks(
-    ["certificates.expiry", "invoices.sync", "invoices.exports", "invoices.digest"]
+    [
+        "certificates.expiry",
+        "certificates.tokens",
+        "invoices.sync",
+        "invoices.exports",
+        "invoices.digest",
+    ]
 )

@@ -191,7 +191,6 @@ def _create_link(client: Client, recipient: str) -> tuple[UploadLink, str]:
                 "kind": link.kind,
                 "recipient": recipient,
                 "expires_at": link.expires_at.isoformat(),
-                "by": "token_reminder",
             },
         )
     url = str(settings.PORTAL_BASE_URL).rstrip("/") + reverse(
@@ -275,7 +274,6 @@ def token_reminder_send(
                 action="reminder.sent",
                 obj=client,
                 details={
-                    "reminder": "token_weekly",
                     "week_start": row.week_start.isoformat(),
                     "to": recipients.to,
                     "cc": recipients.cc,

@@ -157,7 +157,7 @@ def test_an_unassigned_accountant_still_cannot_open_the_client_page(
     assert login(outsider).get(reverse("clients:detail", args=[client.pk])).status_code == 404
 
 
-# --- The marker on the list ------------------------------------------------------------------------
+# --- The marker on the list ----------------------------------------------------------------------
 
 
 def _row(html: str, client) -> str:  # type: ignore[no-untyped-def]
@@ -202,7 +202,7 @@ def test_the_markers_cost_the_same_queries_for_two_clients_as_for_six(login, man
     assert len(six.captured_queries) == len(two.captured_queries)
 
 
-# --- The dashboard count ---------------------------------------------------------------------------
+# --- The dashboard count -------------------------------------------------------------------------
 
 
 def _count(html: str) -> str:
@@ -299,7 +299,7 @@ def test_the_counts_link_lists_exactly_those_clients_on_the_expiry_dashboard(
     assert token_client.name in html and certified.name not in html
 
 
-# --- In English --------------------------------------------------------------------------------------
+# --- In English ----------------------------------------------------------------------------------
 
 
 @pytest.mark.xfail(

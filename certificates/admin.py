@@ -12,6 +12,7 @@ from certificates.models import (
     ExpiryDigest,
     ReminderSettings,
     SentReminder,
+    TokenReminder,
     UploadLink,
 )
 
@@ -67,3 +68,12 @@ class SentReminderAdmin(ReadOnlyAdmin):
 class ExpiryDigestAdmin(ReadOnlyAdmin):
     list_display = ("office", "week_start", "status", "item_count", "sent_at")
     list_filter = ("status",)
+
+
+@admin.register(TokenReminder)
+class TokenReminderAdmin(ReadOnlyAdmin):
+    """The weekly token reminders' exactly-once ledger: read-only, as `SentReminderAdmin`."""
+
+    list_display = ("id", "office", "client", "week_start", "status", "sent_at")
+    list_filter = ("status",)
+    search_fields = ("client__nip", "client__name")

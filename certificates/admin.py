@@ -16,6 +16,7 @@ from certificates.models import (
     RenewalFailureNotice,
     RenewalSettings,
     SentReminder,
+    TokenReminder,
     UploadLink,
 )
 
@@ -97,3 +98,12 @@ class RenewalFailureNoticeAdmin(ReadOnlyAdmin):
     """The exactly-once ledger of failure e-mails: read-only, or one could go twice."""
 
     list_display = ("id", "renewal", "episode", "status", "sent_at")
+
+
+@admin.register(TokenReminder)
+class TokenReminderAdmin(ReadOnlyAdmin):
+    """The weekly token reminders' exactly-once ledger: read-only, as `SentReminderAdmin`."""
+
+    list_display = ("id", "office", "client", "week_start", "status", "sent_at")
+    list_filter = ("status",)
+    search_fields = ("client__nip", "client__name")

@@ -609,3 +609,47 @@ class RenewalFailureNotice(models.Model):
 
     def __str__(self) -> str:
         return f"notice of renewal #{self.renewal_id}, episode {self.episode}: {self.status}"
+
+
+# === Token reminders =========================================================================
+# Used by certificates/tokens/: the weekly e-mail to clients that still rely on a KSeF token,
+# which stops working after 31.12.2026.
+
+
+class TokenReminder(models.Model):
+    """The weekly token reminder of one client for one week (Monday, Warsaw): sent at most
+    once. Same ledger pattern as `SentReminder` (portal/ledger.py): the unique constraint on
+    (client, week_start) is what makes a rerun or a second worker unable to send it twice.
+    The self-upload link it carries is referenced, never its token (only the hash exists)."""
+
+    office = models.ForeignKey(Office, on_delete=models.CASCADE, related_name="token_reminders")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="token_reminders")
+    week_start = models.DateField(_("tydzień od"))
+    status = models.CharField(
+        _("stan"),
+        max_length=12,
+        choices=SentReminder.Status.choices,
+        default=SentReminder.Status.CLAIMED,
+    )
+    claimed_at = models.DateTimeField(default=timezone.now)
+    claim_token = models.CharField(max_length=32, blank=True)
+    sent_at = models.DateTimeField(_("wysłano"), null=True, blank=True)
+    recipients = models.JSONField(_("do"), default=list, blank=True)
+    copy_to = models.JSONField(_("kopia"), default=list, blank=True)
+    upload_link = models.ForeignKey(
+        UploadLink, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_error = models.CharField(_("ostatni błąd"), max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = _("przypomnienie o końcu tokenu KSeF")
+        verbose_name_plural = _("przypomnienia o końcu tokenów KSeF")
+        ordering = ["-week_start", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["client", "week_start"], name="token_reminder_once_per_week"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"token reminder of client #{self.client_id} for {self.week_start}: {self.status}"

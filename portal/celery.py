@@ -9,12 +9,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-# Packages inside an app that have tasks of their own: the expiry reminders, the invoice
-# sync, the bulk exports, the daily invoice e-mail and automatic certificate renewal.
+# Packages inside an app that have tasks of their own: the expiry and token reminders, the
+# invoice sync, the bulk exports, the daily invoice e-mail and automatic certificate renewal.
 app.autodiscover_tasks(
     [
         "certificates.expiry",
         "certificates.renewal",
+        "certificates.tokens",
         "invoices.sync",
         "invoices.exports",
         "invoices.digest",

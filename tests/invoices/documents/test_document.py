@@ -102,6 +102,28 @@ def test_kod_i_is_the_official_link_of_the_stored_bytes(client_company, ksef_dat
     assert production.url.startswith(vector["qrBase"]["PRD"] + "/invoice/5265877635/31-10-2025/")
 
 
+@pytest.mark.django_db
+def test_the_qr_code_of_a_link_is_drawn_once_and_reused_on_the_next_view(
+    client_company, monkeypatch
+):  # type: ignore[no-untyped-def]
+    from invoices.documents import render
+
+    render.qr_svg.cache_clear()
+    drawn: list[str] = []
+    real = render.segno.make_qr
+    monkeypatch.setattr(
+        render.segno, "make_qr", lambda url, **kw: drawn.append(url) or real(url, **kw)
+    )
+    first = store_sample(client_company, "mf-fa3-example-01.xml").invoice
+    second = store_sample(client_company, "mf-fa3-example-02.xml").invoice
+
+    codes = [document_for(invoice).kod1 for invoice in (first, second, first, second)]
+
+    assert all(code is not None for code in codes)
+    assert len(drawn) == 2 and drawn[0] != drawn[1]
+    assert codes[0].svg == codes[2].svg != codes[1].svg  # type: ignore[union-attr]
+
+
 @pytest.mark.parametrize(
     "value, expected",
     [("1626.01", "1 626,01"), ("-200", "-200,00"), ("2051", "2 051,00"), ("0.95", "0,95"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.template import Context, Template
@@ -111,9 +112,12 @@ def test_the_qr_code_of_a_link_is_drawn_once_and_reused_on_the_next_view(
     render.qr_svg.cache_clear()
     drawn: list[str] = []
     real = render.segno.make_qr
-    monkeypatch.setattr(
-        render.segno, "make_qr", lambda url, **kw: drawn.append(url) or real(url, **kw)
-    )
+
+    def counted(url: str, **options: Any) -> Any:
+        drawn.append(url)
+        return real(url, **options)
+
+    monkeypatch.setattr(render.segno, "make_qr", counted)
     first = store_sample(client_company, "mf-fa3-example-01.xml").invoice
     second = store_sample(client_company, "mf-fa3-example-02.xml").invoice
 

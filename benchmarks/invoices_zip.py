@@ -1,7 +1,7 @@
 """The ZIP export of 1,000 invoices: ``python benchmarks/invoices_zip.py``.
 
 Stores N invoices (default 1,000; the Ministry's example 01, each with its own number and
-KSeF number, ~5 KB of XML) for one client on a fresh database, then writes the office-wide
+KSeF number, ~3 kB of XML) for one client on a fresh database, then writes the office-wide
 list's archive the way an export job does (`invoices.exports.archive.archive_file`, the
 selection from `filtered_links`), twice: XML only, and XML + PDF (the portal's
 `render_pdf`, WeasyPrint, in the job's child process recycled every 100 PDFs:

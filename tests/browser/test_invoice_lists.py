@@ -1,15 +1,19 @@
 """An accountant finds a month's purchase invoice of a client in a real browser: from the
 client page to its invoices, the purchases tab, a month filter (the URL follows, so the
-view can be bookmarked), the row, and the invoice itself. On a phone the list stays
+view can be bookmarked), the row, the invoice itself and its downloads (the XML whose hash
+is KSeF's, the PDF), then back on the list the month's ZIP. On a phone the list stays
 inside the screen's width."""
 
 from __future__ import annotations
 
 import datetime as dt
+import zipfile
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
+from ksef.crypto import sha256_b64
 from tests.browser.conftest import live_url, log_in
 from tests.conftest import KSEF_DATA_DIR
 from tests.invoices.browse.support import make_invoice
@@ -32,6 +36,7 @@ def invoices(client_company):  # type: ignore[no-untyped-def]
         gross_amount=Decimal("2051.00"),
         xml=xml,
         size=len(xml),
+        invoice_hash=sha256_b64(xml),
     )
     march = make_invoice(
         client_company, "Subject2", invoice_number="FV/MARZEC/1", issue_date=dt.date(2026, 3, 3)
@@ -40,8 +45,16 @@ def invoices(client_company):  # type: ignore[no-untyped-def]
     return february, march, sale
 
 
-def test_an_accountant_filters_a_clients_purchases_by_month_and_opens_one(
-    page, live_server, accountant, client_company, invoices
+def _download(page, target: Path, role: str, name: str) -> Path:  # type: ignore[no-untyped-def]
+    with page.expect_download() as download:
+        page.get_by_role(role, name=name).click()
+    path = target
+    download.value.save_as(path)
+    return path
+
+
+def test_an_accountant_filters_a_clients_purchases_by_month_opens_one_and_downloads_it(
+    page, live_server, accountant, client_company, invoices, settings, tmp_path
 ):
     from playwright.sync_api import expect
 
@@ -77,6 +90,22 @@ def test_an_accountant_filters_a_clients_purchases_by_month_and_opens_one(
     row.get_by_role("link", name="FV2026/02/150").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("FV2026/02/150")
     assert page.url.endswith(f"/invoices/{february.invoice.pk}/")
+
+    invoice = february.invoice
+    xml = _download(page, tmp_path / "invoice.xml", "link", "Pobierz XML")
+    assert xml.read_bytes() == bytes(invoice.xml)
+    assert sha256_b64(xml.read_bytes()) == invoice.invoice_hash  # what KSeF holds
+    pdf = _download(page, tmp_path / "invoice.pdf", "link", "Pobierz PDF")
+    assert pdf.read_bytes().startswith(b"%PDF")
+
+    settings.EXPORTS_ROOT = tmp_path / "exports"
+    page.go_back()  # the month's list again, from the address
+    expect(page.locator("#invoice-count")).to_have_text("1 faktura")
+    month = _download(page, tmp_path / "month.zip", "button", "ZIP (XML i PDF)")
+    with zipfile.ZipFile(month) as zf:
+        assert sorted(zf.namelist()) == [f"{invoice.ksef_number}.pdf", f"{invoice.ksef_number}.xml"]
+        assert zf.read(f"{invoice.ksef_number}.xml") == bytes(invoice.xml)
+        assert zf.read(f"{invoice.ksef_number}.pdf").startswith(b"%PDF")
 
 
 def test_on_a_phone_the_list_does_not_widen_the_page(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.template import Context, Template
@@ -100,6 +101,31 @@ def test_kod_i_is_the_official_link_of_the_stored_bytes(client_company, ksef_dat
     production = document_for(invoice).kod1
     assert production is not None
     assert production.url.startswith(vector["qrBase"]["PRD"] + "/invoice/5265877635/31-10-2025/")
+
+
+@pytest.mark.django_db
+def test_the_qr_code_of_a_link_is_drawn_once_and_reused_on_the_next_view(
+    client_company, monkeypatch
+):  # type: ignore[no-untyped-def]
+    from invoices.documents import render
+
+    render.qr_svg.cache_clear()
+    drawn: list[str] = []
+    real = render.segno.make_qr
+
+    def counted(url: str, **options: Any) -> Any:
+        drawn.append(url)
+        return real(url, **options)
+
+    monkeypatch.setattr(render.segno, "make_qr", counted)
+    first = store_sample(client_company, "mf-fa3-example-01.xml").invoice
+    second = store_sample(client_company, "mf-fa3-example-02.xml").invoice
+
+    codes = [document_for(invoice).kod1 for invoice in (first, second, first, second)]
+
+    assert all(code is not None for code in codes)
+    assert len(drawn) == 2 and drawn[0] != drawn[1]
+    assert codes[0].svg == codes[2].svg != codes[1].svg  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ not from the renderer, so a value the renderer drops or misformats fails here.""
 from __future__ import annotations
 
 import io
+import re
 from datetime import date
 
 import lxml.html
@@ -119,3 +120,24 @@ def test_the_pdf_of_the_ministry_example_reads_like_the_official_one(client_comp
     ):
         assert words in flat, words
     assert pages == 2 and "1 z 2" in text and "2 z 2" in text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name", ["invoice-template-fa-3-pef-correction.xml", "invoice-template-fa-3-pef.xml"]
+)
+def test_every_element_under_other_data_is_printed_in_the_pdf_with_its_path(name, client_company):  # type: ignore[no-untyped-def]
+    """The PDF lays "Pozostałe dane" as lines of text rather than a table (the table cost
+    the PEF correction over a second); every path and value must still be on the paper."""
+    stored = store_sample(client_company, name)
+    other = document_for(stored.invoice).other_data
+    assert len(other) > 50
+    text, pages = pdf_text(stored.invoice)
+    # An element may wrap onto the next page: the page number "2 z 6" then sits inside it.
+    haystack = compact(re.sub(rf"\n\d+ z {pages}\n", "\n", text))
+    missing = [
+        f"{item.label}: {item.value}"
+        for item in other
+        if compact(f"{item.label}: {item.value}") not in haystack
+    ]
+    assert missing == []

@@ -32,23 +32,13 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from ksef_simulator import upo
 from ksef_simulator.contract import body, validated_body
 from ksef_simulator.errors import bad_request, utc_timestamp, validation_error
-from ksef_simulator.fa3xml import (
-    InvoiceFacts,
-    InvoiceRejected,
-    extract_facts,
-    fa3_schema,
-    parse_and_validate,
-)
+from ksef_simulator.fa3xml import InvoiceFacts, fa3_schema
 from ksef_simulator.identifiers import reference_number as new_reference_number
 from ksef_simulator.invoices import (
     WARSAW,
-    StoredInvoice,
-    find_duplicate,
     invoices_of,
-    next_ksef_number,
     presigned_ok,
     presigned_url,
-    register_invoice,
     sha256_b64,
     storage_denied,
 )
@@ -56,6 +46,13 @@ from ksef_simulator.keys import DecryptionError, decrypt_oaep
 from ksef_simulator.limits import context_session_limits
 from ksef_simulator.security import AccessContext, access_context, require_access
 from ksef_simulator.state import State, current_state
+from ksef_simulator.verification import (
+    Acceptance,
+    Submission,
+    invoicing_mode,
+    store_accepted,
+    verify_invoice,
+)
 
 bp = Blueprint("ksef_sessions", __name__)
 storage_bp = Blueprint("ksef_sessions_storage", __name__)
@@ -86,11 +83,11 @@ INVOICE_STATUS = {
     440: "Duplikat faktury",
     450: "Błąd weryfikacji semantyki dokumentu faktury",
 }
-# GET /sessions?statuses=... (CommonSessionStatus) -> online session codes.
+# GET /sessions?statuses=... (CommonSessionStatus) -> online and batch session codes.
 COMMON_STATUSES = {
-    "InProgress": {100, 170},
+    "InProgress": {100, 150, 170},
     "Succeeded": {200},
-    "Failed": {415, 445},
+    "Failed": {405, 415, 420, 430, 435, 445, 500},
     "Cancelled": {440},
 }
 
@@ -108,6 +105,7 @@ class SessionInvoice:
     invoice_number: str | None = None
     invoicing_mode: str | None = None
     hash_of_corrected: str | None = None
+    file_name: str | None = None  # batch: the file's name inside the archive
 
 
 @dataclass
@@ -130,6 +128,14 @@ class OnlineSession:
     invoices: dict[str, SessionInvoice] = field(default_factory=dict)
     session_type: str = "Online"
 
+    def refresh(self, state: State) -> None:
+        """Apply what simulated time has done to the session (lazily, on every look)."""
+        _refresh_online(state, self)
+
+    def status_info(self) -> dict[str, Any]:
+        details = ["Nie przesłano faktur"] if self.status_code == 440 else None
+        return _status(self.status_code, SESSION_STATUS, details)
+
     @property
     def successful(self) -> int:
         return sum(1 for inv in self.invoices.values() if inv.status_code == 200)
@@ -146,7 +152,7 @@ def sessions_of(state: State) -> dict[str, OnlineSession]:
 # -- lifecycle -----------------------------------------------------------------------------
 
 
-def _refresh(state: State, session: OnlineSession) -> None:
+def _refresh_online(state: State, session: OnlineSession) -> None:
     """Apply what time has done: expiry closes an open session, the UPO gets ready."""
     now = state.now()
     if session.status_code == 100 and now >= session.valid_until:
@@ -185,7 +191,7 @@ def _visible_session(reference: str, ctx: AccessContext) -> OnlineSession:
         or (not sees_all and session.subject != ctx.subject.key)
     ):
         bad_request(21173, f"Sesja o numerze referencyjnym {reference} nie została odnaleziona.")
-    _refresh(state, session)
+    session.refresh(state)
     return session
 
 
@@ -364,98 +370,63 @@ def _process(
     if sha256_b64(content) != data["invoiceHash"]:
         _reject(record, 430, ["Skrót przesłanego pliku faktury nie zgadza się z zadeklarowanym."])
         return
-    limits = context_session_limits(state, ctx.context.key)["onlineSession"]
-    if len(content) > int(limits["maxInvoiceSizeInMB"] * 1_000_000):
-        _reject(record, 430, [f"Rozmiar faktury przekracza {limits['maxInvoiceSizeInMB']} MB."])
-        return
-    try:
-        root = parse_and_validate(content, fa3_schema())
-    except InvoiceRejected as rejected:
-        _reject(record, rejected.code, rejected.details)
-        return
-    facts = extract_facts(root)
-    record.invoice_number = facts.invoice_number
-    problem = _semantic_problem(state, ctx, facts, record.invoicing_date)
-    if problem is not None:
-        _reject(record, *problem)
-        return
-    if facts.has_attachment:
-        # Attachments: batch sessions only, and only with the attachment consent.
-        _reject(record, 415, ["Faktura z załącznikiem może być wysłana wyłącznie wsadowo."])
-        return
-    duplicate = find_duplicate(state, facts)
-    if duplicate is not None:
-        _reject(
-            record,
-            440,
-            [
-                f"Duplikat faktury. Faktura o numerze KSeF: {duplicate.ksef_number} została już "
-                "prawidłowo przesłana do systemu w sesji: "
-                f"{duplicate.session_reference}"
-            ],
-            originalSessionReferenceNumber=duplicate.session_reference,
-            originalKsefNumber=duplicate.ksef_number,
-        )
-        return
-    _accept(state, ctx, session, record, content, facts, offline)
+    submission = Submission(
+        content=content,
+        context=ctx.context.key,
+        session_kind="onlineSession",
+        invoicing=record.invoicing_date,
+        limits=context_session_limits(state, ctx.context.key)["onlineSession"],
+    )
+    settle(state, session, record, submission, offline, record.invoicing_date)
 
 
-def _semantic_problem(
-    state: State, ctx: AccessContext, facts: InvoiceFacts, invoicing: datetime
-) -> tuple[int, list[str]] | None:
-    context_type, context_value = ctx.context.key
-    seller_ok = context_type == "Nip" and context_value == facts.seller_nip
-    if not seller_ok and facts.is_self_invoicing and context_type == "Nip":
-        seller_ok = any(
-            grant.permission == "SelfInvoicing"
-            and grant.context.key == ("Nip", facts.seller_nip)
-            and grant.authorized.value == context_value
-            for grant in state.grants.values()
-        )
-    if not seller_ok:
-        return 410, [
-            f"Kontekst {context_value} nie jest uprawniony do wystawienia faktury w imieniu "
-            f"sprzedawcy (NIP: {facts.seller_nip})"
-        ]
-    if facts.issue_date > invoicing.astimezone(WARSAW).date():
-        return 450, [
-            f"Data wystawienia faktury (P_1: {facts.issue_date.isoformat()}) jest późniejsza "
-            "niż data jej przyjęcia w KSeF."
-        ]
-    return None
-
-
-def _accept(
+def settle(
     state: State,
-    ctx: AccessContext,
+    session: OnlineSession,
+    record: SessionInvoice,
+    submission: Submission,
+    offline: bool,
+    mode_reference: datetime,
+) -> None:
+    """Verify a decrypted file and end its record in 200 (stored) or its rejection."""
+    verdict = verify_invoice(state, submission)
+    if verdict.facts is not None:
+        record.invoice_number = verdict.facts.invoice_number
+    if verdict.rejection is not None:
+        rejection = verdict.rejection
+        _reject(record, rejection.code, rejection.details, **(rejection.extensions or {}))
+        return
+    assert verdict.facts is not None
+    accept_record(
+        state, session, record, submission.content, verdict.facts, offline, mode_reference
+    )
+
+
+def accept_record(
+    state: State,
     session: OnlineSession,
     record: SessionInvoice,
     content: bytes,
     facts: InvoiceFacts,
     offline: bool,
+    mode_reference: datetime,
 ) -> None:
-    now = state.now()
-    acquisition = now - timedelta(milliseconds=1)
-    storage = now + timedelta(seconds=state.config.permanent_storage_seconds)
-    # Auto-offline: an invoice issued on an earlier calendar day than it was sent is
-    # marked Offline even with offlineMode=false (digest §5.2).
-    sent_day = record.invoicing_date.astimezone(WARSAW).date()
-    mode = "Offline" if offline or facts.issue_date < sent_day else "Online"
-    stored = StoredInvoice(
-        ksef_number=next_ksef_number(state, facts.seller_nip, acquisition),
-        content=content,
-        invoice_hash=record.invoice_hash,
-        facts=facts,
-        invoicing_date=record.invoicing_date,
-        acquisition_date=acquisition,
-        permanent_storage_date=storage,
-        invoicing_mode=mode,
-        session_reference=session.reference_number,
-        invoice_reference=record.reference_number,
-        context=ctx.context.key,
-        hash_of_corrected=record.hash_of_corrected,
+    """Store an invoice that passed verification and mark its session record 200."""
+    mode = invoicing_mode(offline, facts.issue_date, mode_reference)
+    stored = store_accepted(
+        state,
+        content,
+        facts,
+        Acceptance(
+            context=session.context,
+            session_reference=session.reference_number,
+            invoice_reference=record.reference_number,
+            invoice_hash=record.invoice_hash,
+            invoicing=record.invoicing_date,
+            mode=mode,
+            hash_of_corrected=record.hash_of_corrected,
+        ),
     )
-    register_invoice(state, stored)
     record.status_code = 200
     record.ksef_number = stored.ksef_number
     record.invoicing_mode = mode
@@ -469,7 +440,7 @@ def close_online_session(referenceNumber: str) -> Response:
     if session.status_code != 100:
         bad_request(21180, f"Status sesji ({session.status_code}) uniemożliwia jej zamknięcie.")
     _close(state, session, state.now())
-    _refresh(state, session)
+    session.refresh(state)
     return Response(status=204)
 
 
@@ -486,18 +457,13 @@ def _status(code: int, table: dict[int, str], details: list[str] | None = None) 
     return status
 
 
-def _session_status(session: OnlineSession) -> dict[str, Any]:
-    details = ["Nie przesłano faktur"] if session.status_code == 440 else None
-    return _status(session.status_code, SESSION_STATUS, details)
-
-
 @bp.get("/sessions/<referenceNumber>")
 @require_access(*READ)
 def session_status(referenceNumber: str) -> Response:
     state = current_state()
     session = _visible_session(referenceNumber, access_context())
     payload: dict[str, Any] = {
-        "status": _session_status(session),
+        "status": session.status_info(),
         "dateCreated": utc_timestamp(session.created),
         "dateUpdated": utc_timestamp(session.updated),
         "validUntil": utc_timestamp(session.valid_until),
@@ -529,6 +495,7 @@ def _invoice_json(state: State, session: OnlineSession, record: SessionInvoice) 
         "ksefNumber": record.ksef_number,
         "referenceNumber": record.reference_number,
         "invoiceHash": record.invoice_hash,
+        "invoiceFileName": record.file_name,
         "invoicingDate": utc_timestamp(record.invoicing_date),
         "acquisitionDate": None,
         "permanentStorageDate": None,
@@ -553,7 +520,7 @@ def _invoice_json(state: State, session: OnlineSession, record: SessionInvoice) 
         payload["upoDownloadUrlExpirationDate"] = utc_timestamp(expires)
     # KSeF writes nulls here; the contract's allOf+nullable fields (ksefNumber,
     # invoicingMode) reject null under strict OpenAPI 3.0 validation, so absent = unknown.
-    for name in ("ksefNumber", "invoicingMode"):
+    for name in ("ksefNumber", "invoicingMode", "invoiceFileName"):
         if payload[name] is None:
             del payload[name]
     return payload
@@ -649,7 +616,7 @@ def list_sessions() -> Response:
     sees_all = ctx.has_any("Introspection", "EnforcementOperations")
     found = []
     for session in sessions_of(state).values():
-        _refresh(state, session)
+        session.refresh(state)
         if session.context != ctx.context.key or session.session_type != session_type:
             continue
         if not sees_all and session.subject != ctx.subject.key:
@@ -671,7 +638,7 @@ def list_sessions() -> Response:
             "sessions": [
                 {
                     "referenceNumber": s.reference_number,
-                    "status": _session_status(s),
+                    "status": s.status_info(),
                     "dateCreated": utc_timestamp(s.created),
                     "dateUpdated": utc_timestamp(s.updated),
                     "validUntil": utc_timestamp(s.valid_until),

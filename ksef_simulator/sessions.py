@@ -134,7 +134,7 @@ class OnlineSession:
 
     def status_info(self) -> dict[str, Any]:
         details = ["Nie przesłano faktur"] if self.status_code == 440 else None
-        return _status(self.status_code, SESSION_STATUS, details)
+        return status_json(self.status_code, SESSION_STATUS, details)
 
     @property
     def successful(self) -> int:
@@ -181,12 +181,17 @@ def _finish(state: State, session: OnlineSession) -> None:
     session.updated = moment
 
 
-def _visible_session(reference: str, ctx: AccessContext) -> OnlineSession:
+def visible_session(
+    reference: str, ctx: AccessContext, session_type: str | None = None
+) -> OnlineSession:
+    """The session CTX may see (21173 otherwise), brought up to date with the clock;
+    SESSION_TYPE restricts it to online or batch sessions."""
     state = current_state()
     session = sessions_of(state).get(reference)
     sees_all = ctx.has_any("Introspection", "EnforcementOperations")
     if (
         session is None
+        or (session_type is not None and session.session_type != session_type)
         or session.context != ctx.context.key
         or (not sees_all and session.subject != ctx.subject.key)
     ):
@@ -195,7 +200,7 @@ def _visible_session(reference: str, ctx: AccessContext) -> OnlineSession:
     return session
 
 
-def _auth_document_hash(state: State, ctx: AccessContext) -> str | None:
+def auth_document_hash(state: State, ctx: AccessContext) -> str | None:
     if ctx.ksef_token is not None:
         return None
     operation = state.auth_operations.get(ctx.reference_number)
@@ -212,35 +217,15 @@ def open_online_session() -> tuple[Response, int]:
     data = body()
     state = current_state()
     ctx = access_context()
-    form = data["formCode"]
-    form_code = (form["systemCode"], form["schemaVersion"], form["value"])
-    if form_code != FA3:
-        validation_error(
-            f"formCode: schemat {form_code} nie jest obsługiwany przez symulator "
-            "(obsługiwany: FA (3) 1-0E FA)."
-        )
-    encryption = data["encryption"]
-    key_id = encryption.get("publicKeyId")
-    if key_id and state.keys.usage_of_public_key_id(key_id) != "SymmetricKeyEncryption":
-        bad_request(21470, f"Klucz o identyfikatorze {key_id} nie jest wspierany.")
-    iv = _decode_b64(encryption["initializationVector"], "encryption.initializationVector")
-    if len(iv) != 16:
-        validation_error("encryption.initializationVector: wektor IV musi mieć 16 bajtów.")
-    try:
-        key: bytes | None = decrypt_oaep(
-            encryption["encryptedSymmetricKey"], "SymmetricKeyEncryption"
-        )
-    except DecryptionError:
-        key = None
-    if key is not None and len(key) != 32:
-        key = None
+    form_code = check_form_code(data["formCode"])
+    key, iv = session_encryption(state, data["encryption"])
     now = state.now()
     session = OnlineSession(
         reference_number=new_reference_number("SO", now),
         context=ctx.context.key,
         subject=ctx.subject.key,
         token_reference=ctx.ksef_token,
-        auth_document_hash=_auth_document_hash(state, ctx),
+        auth_document_hash=auth_document_hash(state, ctx),
         form_code=form_code,
         key=key,
         iv=iv,
@@ -258,6 +243,36 @@ def open_online_session() -> tuple[Response, int]:
     return jsonify(payload), 201
 
 
+def check_form_code(form: dict[str, str]) -> tuple[str, str, str]:
+    form_code = (form["systemCode"], form["schemaVersion"], form["value"])
+    if form_code != FA3:
+        validation_error(
+            f"formCode: schemat {form_code} nie jest obsługiwany przez symulator "
+            "(obsługiwany: FA (3) 1-0E FA)."
+        )
+    return form_code
+
+
+def session_encryption(state: State, encryption: dict[str, Any]) -> tuple[bytes | None, bytes]:
+    """(AES key, IV) of a session's EncryptionInfo; the key is None when the Ministry key
+    cannot open it (the session then ends in 415). An unknown publicKeyId is 21470."""
+    key_id = encryption.get("publicKeyId")
+    if key_id and state.keys.usage_of_public_key_id(key_id) != "SymmetricKeyEncryption":
+        bad_request(21470, f"Klucz o identyfikatorze {key_id} nie jest wspierany.")
+    iv = _decode_b64(encryption["initializationVector"], "encryption.initializationVector")
+    if len(iv) != 16:
+        validation_error("encryption.initializationVector: wektor IV musi mieć 16 bajtów.")
+    try:
+        key: bytes | None = decrypt_oaep(
+            encryption["encryptedSymmetricKey"], "SymmetricKeyEncryption"
+        )
+    except DecryptionError:
+        key = None
+    if key is not None and len(key) != 32:
+        key = None
+    return key, iv
+
+
 def _decode_b64(value: str, name: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
@@ -265,7 +280,7 @@ def _decode_b64(value: str, name: str) -> bytes:
         validation_error(f"{name}: wartość nie jest poprawnym Base64.")
 
 
-def _decrypt(session: OnlineSession, ciphertext: bytes) -> bytes | None:
+def decrypt(session: OnlineSession, ciphertext: bytes) -> bytes | None:
     assert session.key is not None
     if len(ciphertext) % 16:
         return None
@@ -285,7 +300,7 @@ def send_invoice(referenceNumber: str) -> tuple[Response, int]:
     data = body()
     state = current_state()
     ctx = access_context()
-    session = _visible_session(referenceNumber, ctx)
+    session = visible_session(referenceNumber, ctx, "Online")
     if session.status_code != 100:
         bad_request(21180, f"Status sesji ({session.status_code}) uniemożliwia wysyłkę faktur.")
     limit = context_session_limits(state, ctx.context.key)["onlineSession"]["maxInvoices"]
@@ -353,7 +368,7 @@ def _process(
     data: dict[str, Any],
     offline: bool,
 ) -> None:
-    content = _decrypt(session, encrypted)
+    content = decrypt(session, encrypted)
     if content is None:
         _reject(record, 435, ["Plik niepoprawnie zaszyfrowany"])
         return
@@ -436,7 +451,7 @@ def accept_record(
 @require_access(*WRITE)
 def close_online_session(referenceNumber: str) -> Response:
     state = current_state()
-    session = _visible_session(referenceNumber, access_context())
+    session = visible_session(referenceNumber, access_context(), "Online")
     if session.status_code != 100:
         bad_request(21180, f"Status sesji ({session.status_code}) uniemożliwia jej zamknięcie.")
     _close(state, session, state.now())
@@ -447,7 +462,9 @@ def close_online_session(referenceNumber: str) -> Response:
 # -- statuses ------------------------------------------------------------------------------
 
 
-def _status(code: int, table: dict[int, str], details: list[str] | None = None) -> dict[str, Any]:
+def status_json(
+    code: int, table: dict[int, str], details: list[str] | None = None
+) -> dict[str, Any]:
     status: dict[str, Any] = {
         "code": code,
         "description": table.get(code, f"Nieznany błąd ({code})"),
@@ -461,7 +478,7 @@ def _status(code: int, table: dict[int, str], details: list[str] | None = None) 
 @require_access(*READ)
 def session_status(referenceNumber: str) -> Response:
     state = current_state()
-    session = _visible_session(referenceNumber, access_context())
+    session = visible_session(referenceNumber, access_context())
     payload: dict[str, Any] = {
         "status": session.status_info(),
         "dateCreated": utc_timestamp(session.created),
@@ -502,7 +519,7 @@ def _invoice_json(state: State, session: OnlineSession, record: SessionInvoice) 
         "upoDownloadUrl": None,
         "upoDownloadUrlExpirationDate": None,
         "invoicingMode": record.invoicing_mode,
-        "status": _status(record.status_code, INVOICE_STATUS, record.details),
+        "status": status_json(record.status_code, INVOICE_STATUS, record.details),
     }
     if record.extensions:
         payload["status"]["extensions"] = record.extensions
@@ -558,7 +575,7 @@ def _page_size(default: int = 10, low: int = 10, high: int = 1000) -> int:
 
 def _invoice_list(reference: str, only_failed: bool) -> Response:
     state = current_state()
-    session = _visible_session(reference, access_context())
+    session = visible_session(reference, access_context())
     size = _page_size()
     offset = _continuation_offset()
     records = [r for r in session.invoices.values() if not only_failed or r.status_code >= 400]
@@ -588,7 +605,7 @@ def session_failed_invoices(referenceNumber: str) -> Response:
 @require_access(*READ)
 def session_invoice(referenceNumber: str, invoiceReferenceNumber: str) -> Response:
     state = current_state()
-    session = _visible_session(referenceNumber, access_context())
+    session = visible_session(referenceNumber, access_context())
     record = session.invoices.get(invoiceReferenceNumber)
     if record is None:
         validation_error(
@@ -743,7 +760,7 @@ def _successful_record(session: OnlineSession, reference: str) -> SessionInvoice
 @require_access(*READ)
 def invoice_upo(referenceNumber: str, invoiceReferenceNumber: str) -> Response:
     state = current_state()
-    session = _visible_session(referenceNumber, access_context())
+    session = visible_session(referenceNumber, access_context())
     record = _successful_record(session, invoiceReferenceNumber)
     if record is None:
         bad_request(
@@ -758,7 +775,7 @@ def invoice_upo(referenceNumber: str, invoiceReferenceNumber: str) -> Response:
 @require_access(*READ)
 def invoice_upo_by_ksef_number(referenceNumber: str, ksefNumber: str) -> Response:
     state = current_state()
-    session = _visible_session(referenceNumber, access_context())
+    session = visible_session(referenceNumber, access_context())
     record = next((r for r in session.invoices.values() if r.ksef_number == ksefNumber), None)
     if record is None:
         bad_request(
@@ -773,7 +790,7 @@ def invoice_upo_by_ksef_number(referenceNumber: str, ksefNumber: str) -> Respons
 @require_access(*READ)
 def session_upo(referenceNumber: str, upoReferenceNumber: str) -> Response:
     state = current_state()
-    session = _visible_session(referenceNumber, access_context())
+    session = visible_session(referenceNumber, access_context())
     content = session_upo_bytes(state, session, upoReferenceNumber)
     if content is None:
         bad_request(

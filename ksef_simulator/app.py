@@ -38,6 +38,7 @@ CORE_BLUEPRINTS = [
 INVOICE_BLUEPRINTS: list[str] = [
     "ksef_simulator.invoices",
     "ksef_simulator.sessions",
+    "ksef_simulator.session_upo",
     "ksef_simulator.batch",
     "ksef_simulator.exports",
 ]

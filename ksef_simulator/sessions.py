@@ -1,20 +1,22 @@
-"""Online (interactive) sessions, session and invoice statuses, UPO downloads.
+"""Online (interactive) sessions, and the statuses every session type shares.
 
 Endpoints (contract 2.6.0):
 
 * `POST /sessions/online`, `POST /sessions/online/{ref}/invoices`, `POST …/close`
   (`InvoiceWrite`, `PefInvoiceWrite` or `EnforcementOperations`);
 * `GET /sessions`, `GET /sessions/{ref}`, `GET /sessions/{ref}/invoices`, `…/failed`,
-  `…/invoices/{invoiceRef}`, and the UPO downloads `…/invoices/{invoiceRef}/upo`,
-  `…/invoices/ksef/{ksefNumber}/upo`, `/sessions/{ref}/upo/{upoRef}` (also readable with
+  `…/invoices/{invoiceRef}` for online and batch sessions alike (also readable with
   `Introspection`, which — like `EnforcementOperations` — sees every session of the
-  context; `InvoiceWrite` alone sees the sessions its own subject opened);
-* pre-signed UPO links under `/storage/…` (plain GET, no token, not rate-limited).
+  context; `InvoiceWrite` alone sees the sessions its own subject opened). A session
+  object brings itself up to date with the clock (`refresh`) and describes its status
+  (`status_info`); batch sessions (batch.py) subclass `OnlineSession` for that. UPO
+  downloads are in session_upo.py.
 
 Each invoice is verified when it arrives, in the order KSeF documents: encrypted size and
 hash (400 21402/21403), decryption (435), declared size and hash of the plain file (430),
-content rules and the FA(3) schema (450), the seller against the context (410), the
-issue date (450) and the duplicate rule seller NIP + RodzajFaktury + P_2 (440).
+then the rules every session type shares (verification.py): size, content rules and the
+FA(3) schema (450), the seller against the context (410), the issue date (450),
+attachments (415) and the duplicate rule seller NIP + RodzajFaktury + P_2 (440).
 """
 
 from __future__ import annotations
@@ -37,10 +39,8 @@ from ksef_simulator.identifiers import reference_number as new_reference_number
 from ksef_simulator.invoices import (
     WARSAW,
     invoices_of,
-    presigned_ok,
     presigned_url,
     sha256_b64,
-    storage_denied,
 )
 from ksef_simulator.keys import DecryptionError, decrypt_oaep
 from ksef_simulator.limits import context_session_limits
@@ -55,7 +55,6 @@ from ksef_simulator.verification import (
 )
 
 bp = Blueprint("ksef_sessions", __name__)
-storage_bp = Blueprint("ksef_sessions_storage", __name__)
 
 WRITE = ("InvoiceWrite", "PefInvoiceWrite", "EnforcementOperations")
 READ = ("InvoiceWrite", "Introspection", "PefInvoiceWrite", "EnforcementOperations")
@@ -701,133 +700,7 @@ def _outside(session: OnlineSession, bounds: dict[str, datetime | None]) -> bool
     return False
 
 
-# -- UPO -----------------------------------------------------------------------------------
-
-
-def _upo_header(session: OnlineSession) -> upo.UpoHeader:
-    return upo.UpoHeader(
-        session_reference=session.reference_number,
-        context_type=session.context[0],
-        context_value=session.context[1],
-        token_reference=session.token_reference,
-        auth_document_hash=None if session.token_reference else session.auth_document_hash,
-    )
-
-
-def _upo_document(state: State, record: SessionInvoice) -> upo.UpoDocument:
-    assert record.ksef_number is not None
-    stored = invoices_of(state)[record.ksef_number]
-    return upo.UpoDocument(
-        seller_nip=stored.facts.seller_nip,
-        ksef_number=stored.ksef_number,
-        invoice_number=stored.facts.invoice_number,
-        issue_date=stored.facts.issue_date.isoformat(),
-        sent=stored.invoicing_date,
-        numbered=stored.acquisition_date,
-        invoice_hash=stored.invoice_hash,
-        mode=stored.invoicing_mode,
-    )
-
-
-def invoice_upo_bytes(state: State, session: OnlineSession, record: SessionInvoice) -> bytes:
-    return upo.invoice_upo(_upo_header(session), _upo_document(state, record))
-
-
-def session_upo_bytes(state: State, session: OnlineSession, page_reference: str) -> bytes | None:
-    if page_reference not in session.upo_pages:
-        return None
-    documents = [
-        _upo_document(state, record)
-        for record in session.invoices.values()
-        if record.status_code == 200
-    ]
-    pages = upo.session_upo_pages(_upo_header(session), documents)
-    return pages[session.upo_pages.index(page_reference)]
-
-
-def _xml(content: bytes) -> Response:
-    response = Response(content, status=200, mimetype="application/xml")
-    response.headers["x-ms-meta-hash"] = sha256_b64(content)
-    return response
-
-
-def _successful_record(session: OnlineSession, reference: str) -> SessionInvoice | None:
-    record = session.invoices.get(reference)
-    return record if record is not None and record.status_code == 200 else None
-
-
-@bp.get("/sessions/<referenceNumber>/invoices/<invoiceReferenceNumber>/upo")
-@require_access(*READ)
-def invoice_upo(referenceNumber: str, invoiceReferenceNumber: str) -> Response:
-    state = current_state()
-    session = visible_session(referenceNumber, access_context())
-    record = _successful_record(session, invoiceReferenceNumber)
-    if record is None:
-        bad_request(
-            21178,
-            f"UPO dla faktury {invoiceReferenceNumber} w sesji {referenceNumber} nie zostało "
-            "znalezione.",
-        )
-    return _xml(invoice_upo_bytes(state, session, record))
-
-
-@bp.get("/sessions/<referenceNumber>/invoices/ksef/<ksefNumber>/upo")
-@require_access(*READ)
-def invoice_upo_by_ksef_number(referenceNumber: str, ksefNumber: str) -> Response:
-    state = current_state()
-    session = visible_session(referenceNumber, access_context())
-    record = next((r for r in session.invoices.values() if r.ksef_number == ksefNumber), None)
-    if record is None:
-        bad_request(
-            21178,
-            f"UPO o numerze KSeF {ksefNumber} i numerze referencyjnym sesji {referenceNumber} "
-            "nie zostało znalezione.",
-        )
-    return _xml(invoice_upo_bytes(state, session, record))
-
-
-@bp.get("/sessions/<referenceNumber>/upo/<upoReferenceNumber>")
-@require_access(*READ)
-def session_upo(referenceNumber: str, upoReferenceNumber: str) -> Response:
-    state = current_state()
-    session = visible_session(referenceNumber, access_context())
-    content = session_upo_bytes(state, session, upoReferenceNumber)
-    if content is None:
-        bad_request(
-            21178,
-            f"UPO o numerze referencyjnym {upoReferenceNumber} dla sesji {referenceNumber} nie "
-            "zostało znalezione.",
-        )
-    return _xml(content)
-
-
-@storage_bp.get("/storage/upo/<reference>/invoice/<invoice_reference>.xml")
-def presigned_invoice_upo(reference: str, invoice_reference: str) -> Response:
-    if not presigned_ok(request.path):
-        return storage_denied()
-    # Runs under state.lock like every view (SimulatorFlask.dispatch_request).
-    state = current_state()
-    session = sessions_of(state).get(reference)
-    record = _successful_record(session, invoice_reference) if session else None
-    if session is None or record is None:
-        return storage_denied()
-    return _xml(invoice_upo_bytes(state, session, record))
-
-
-@storage_bp.get("/storage/upo/<reference>/session/<page_reference>.xml")
-def presigned_session_upo(reference: str, page_reference: str) -> Response:
-    if not presigned_ok(request.path):
-        return storage_denied()
-    state = current_state()
-    session = sessions_of(state).get(reference)
-    content = session_upo_bytes(state, session, page_reference) if session else None
-    if content is None:
-        return storage_denied()
-    return _xml(content)
-
-
 def init_app(app: Flask, state: State) -> None:
-    app.register_blueprint(storage_bp)
     # Compile the FA(3) schema now rather than on the first invoice.
     fa3_schema()
     spec = state.config.seed

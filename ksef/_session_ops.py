@@ -8,11 +8,18 @@ import base64
 import logging
 import time
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any, Final
 
 import httpx
 
-from ksef._http import AccessToken, KsefTransport, encryption_info, parse_retry_after
+from ksef._http import (
+    AccessToken,
+    KsefTransport,
+    encryption_info,
+    iso_datetime,
+    parse_retry_after,
+)
 from ksef.batch import (
     MAX_PART_BYTES,
     BatchPackage,
@@ -35,6 +42,7 @@ from ksef.models import (
     SentInvoice,
     SessionInvoicePage,
     SessionInvoiceStatus,
+    SessionPage,
     SessionStatus,
     SubjectLimits,
     parse_datetime,
@@ -171,6 +179,30 @@ class SessionOperations(KsefTransport):
             token = page.continuation_token
             if not token:
                 return
+
+    def list_sessions(
+        self,
+        access_token: AccessToken,
+        session_type: str,
+        *,
+        statuses: Iterable[str] = (),
+        date_created_from: datetime | None = None,
+        page_size: int = 100,
+        continuation_token: str | None = None,
+    ) -> SessionPage:
+        """One page of ``GET /sessions?sessionType=Online|Batch`` (newest first), e.g. to
+        find a session whose opening timed out before its reference number came back.
+        ``statuses``: ``InProgress``, ``Succeeded``, ``Failed``, ``Cancelled``."""
+        params: dict[str, Any] = {
+            "sessionType": session_type,
+            "statuses": list(statuses) or None,
+            "dateCreatedFrom": iso_datetime(date_created_from) if date_created_from else None,
+            "pageSize": page_size,
+        }
+        headers = {"x-continuation-token": continuation_token} if continuation_token else None
+        return SessionPage.from_json(
+            self._get("/sessions", access_token, params=params, headers=headers)
+        )
 
     def wait_for_session(
         self,

@@ -58,6 +58,48 @@ class BatchSession:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """One row of ``GET /sessions``."""
+
+    reference_number: str
+    status: StatusInfo
+    date_created: datetime
+    date_updated: datetime
+    valid_until: datetime | None
+    total_invoice_count: int | None
+    successful_invoice_count: int | None
+    failed_invoice_count: int | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SessionSummary:
+        return cls(
+            reference_number=str(data["referenceNumber"]),
+            status=StatusInfo.from_json(data["status"]),
+            date_created=_req_dt(data, "dateCreated"),
+            date_updated=_req_dt(data, "dateUpdated"),
+            valid_until=_dt(data.get("validUntil")),
+            total_invoice_count=data.get("totalInvoiceCount"),
+            successful_invoice_count=data.get("successfulInvoiceCount"),
+            failed_invoice_count=data.get("failedInvoiceCount"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    """One page of ``GET /sessions``."""
+
+    sessions: tuple[SessionSummary, ...]
+    continuation_token: str | None = field(repr=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SessionPage:
+        return cls(
+            sessions=tuple(SessionSummary.from_json(s) for s in _list(data["sessions"])),
+            continuation_token=_str(data.get("continuationToken")) or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class SessionInvoicePage:
     """One page of ``GET /sessions/{ref}/invoices`` (or ``…/failed``)."""
 

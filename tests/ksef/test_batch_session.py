@@ -231,6 +231,35 @@ class TestAgainstTheSimulator:
         tokens = [r.headers.get("x-continuation-token") for r in sent]
         assert len(tokens) == 3 and tokens[0] is None and all(tokens[1:])
 
+    def test_an_opened_batch_can_be_found_again_without_its_reference_number(
+        self,
+        ksef_client: KsefClient,
+        ksef_http: httpx.Client,
+        sim_state: State,
+        sim_sleep: SimulatedSleep,
+    ) -> None:
+        owner = owner_session(ksef_client, sim_state, sim_sleep)
+        opened_at = sim_state.now()
+        with build_batch_package(invoice_files(1)) as package:
+            batch = owner.call(
+                ksef_client.open_batch_session,
+                package,
+                public_key=ministry_key(ksef_client, sim_state),
+            )
+
+        in_progress = owner.call(
+            ksef_client.list_sessions,
+            "Batch",
+            statuses=["InProgress"],
+            date_created_from=opened_at,
+        )
+        succeeded = owner.call(ksef_client.list_sessions, "Batch", statuses=["Succeeded"])
+        online = owner.call(ksef_client.list_sessions, "Online")
+
+        assert [s.reference_number for s in in_progress.sessions] == [batch.reference_number]
+        assert in_progress.sessions[0].status.code == 100
+        assert succeeded.sessions == () and online.sessions == ()
+
     def test_an_invoice_with_another_seller_is_rejected_on_its_own(
         self,
         ksef_client: KsefClient,

@@ -3,6 +3,7 @@ the part uploads go to the pre-signed links on the simulator's own host."""
 
 from __future__ import annotations
 
+import pickle
 from datetime import date, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ import pytest
 from lxml import etree
 
 from ksef_simulator import SimulatorConfig, ksefnum
+from ksef_simulator.batch import BatchSession
 from ksef_simulator.invoices import WARSAW
 from ksef_simulator.state import State
 from tests.ksef_simulator.batch_support import (
@@ -387,3 +389,18 @@ def test_the_acquisition_of_batch_invoices_follows_their_invoicing(
     assert invoice["acquisitionDate"] > invoice["invoicingDate"]
     today_in_warsaw = datetime.now(WARSAW).date()
     assert invoice["ksefNumber"].split("-")[1] == f"{today_in_warsaw:%Y%m%d}"
+
+
+def test_a_batch_in_progress_survives_a_state_snapshot(
+    sim: httpx.Client, seller: str, sim_state: State
+) -> None:
+    pkg = package(zip_archive(invoices(2)), parts=2)
+    opened = open_batch(sim, seller, pkg)
+    upload_all(sim, opened, pkg)
+
+    restored = pickle.loads(pickle.dumps(sim_state))  # what --state writes and reads
+
+    session = restored.sessions[opened["referenceNumber"]]
+    assert isinstance(session, BatchSession)
+    assert sorted(session.uploaded) == [1, 2]
+    assert session.uploaded[2] == pkg.encrypted_parts[1]

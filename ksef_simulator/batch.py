@@ -368,10 +368,10 @@ def _members(archive: bytes, compression: str) -> list[tuple[str, bytes]]:
 
 def finish_due_batches(state: State) -> None:
     """Process every closed batch whose time has come, before any request is served."""
-    pending = _pending(state)
-    if not pending:
+    if not state.extra.get("batch_pending"):  # the common case: nothing to do, no lock
         return
     with state.lock:
+        pending = _pending(state)
         for reference in list(pending):
             session = sessions_of(state).get(reference)
             if isinstance(session, BatchSession):

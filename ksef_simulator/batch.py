@@ -19,9 +19,11 @@
    each part matches its declared hash (else 405) and decrypts (else 435), the joined
    archive matches `batchFile` (else 405) and unpacks (else 430), it holds at most the
    context's `batchSession.maxInvoices` files (else 420) and at least one (else 440).
-   Then every file is an invoice of its own — the same checks as online invoices
-   (`verification.py`), reported with its `invoiceFileName` — and the session ends in 200
-   with a session UPO, or 445 when no invoice was accepted.
+   Then every file is an invoice of its own (status 150 until verified) — the same
+   checks as online invoices (`verification.py`), reported with its `invoiceFileName`,
+   at most `PROCESSING_CHUNK` invoices per request so that no request carries more than
+   about a second of work — and the session ends in 200 with a session UPO, or 445 when
+   no invoice was accepted.
 
 `offlineMode: true` marks every accepted invoice Offline; without it an invoice whose
 `P_1` is an earlier day than the opening of the session is Offline as well (digest §5.2).
@@ -37,7 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, g, has_request_context, jsonify, request
 
 from ksef_simulator import upo
 from ksef_simulator.contract import body, validated_body
@@ -74,6 +76,7 @@ UPLOAD_HEADERS = {"x-ms-blob-type": "BlockBlob"}
 # stops there so a crafted archive cannot make the simulator inflate gigabytes.
 _MEMBER_READ_LIMIT = 10_000_000
 _FILE_NAME_LIMIT = 128  # SessionInvoiceStatusResponse.invoiceFileName maxLength
+PROCESSING_CHUNK = 1000  # invoices verified per request while a batch is in 150
 
 BATCH_STATUS = {
     100: "Sesja wsadowa rozpoczęta",
@@ -110,6 +113,9 @@ class BatchSession(OnlineSession):
     uploaded: dict[int, bytes] = field(default_factory=dict)
     offline_mode: bool = False
     status_details: list[str] | None = None
+    # Processing: unpacked once, then (invoice reference, file bytes) still to verify.
+    unpacked: bool = False
+    unverified: list[tuple[str, bytes]] = field(default_factory=list)
 
     def refresh(self, state: State) -> None:
         _refresh_batch(state, self)
@@ -263,8 +269,20 @@ def _refresh_batch(state: State, session: BatchSession) -> None:
     now = state.now()
     if session.status_code == 100 and now > session.valid_until:
         _end(session, 440, [UPLOAD_TIME_EXCEEDED], session.valid_until)
-    if session.status_code == 150 and session.processed_at and now >= session.processed_at:
+    due = session.status_code == 150 and session.processed_at and now >= session.processed_at
+    if due and _first_look_in_this_request(session.reference_number):
         _process(state, session)
+
+
+def _first_look_in_this_request(reference: str) -> bool:
+    """One processing step per session and request, however often the request looks."""
+    if not has_request_context():
+        return True
+    done: set[str] = g.setdefault("ksef_batches_advanced", set())
+    if reference in done:
+        return False
+    done.add(reference)
+    return True
 
 
 def _end(session: BatchSession, code: int, details: list[str] | None, moment: datetime) -> None:
@@ -282,19 +300,21 @@ class _PackageError(Exception):
 
 
 def _process(state: State, session: BatchSession) -> None:
-    _pending(state).discard(session.reference_number)
+    """Unpack the package once, then verify at most PROCESSING_CHUNK invoices per look:
+    a request never carries more than about a second of work, and a big batch stays in
+    150 for a few polls, as KSeF's does."""
     now = state.now()
-    try:
-        files = _unpack(session)
-        limit = context_session_limits(state, session.context)["batchSession"]["maxInvoices"]
-        if len(files) > limit:
-            raise _PackageError(420, [f"Paczka zawiera {len(files)} faktur, limit to {limit}."])
-        if not files:
-            raise _PackageError(440, [NO_INVOICES])
-    except _PackageError as failure:
-        _end(session, failure.code, failure.details, now)
+    if not session.unpacked:
+        try:
+            _unpack_into_records(state, session, now)
+        except _PackageError as failure:
+            _pending(state).discard(session.reference_number)
+            _end(session, failure.code, failure.details, now)
+            return
+    _verify_next(state, session, now)
+    if session.unverified:
         return
-    _verify_invoices(state, session, files, now)
+    _pending(state).discard(session.reference_number)
     if session.successful == 0:
         _end(session, 445, None, now)
         return
@@ -303,22 +323,39 @@ def _process(state: State, session: BatchSession) -> None:
     _end(session, 200, None, now)
 
 
-def _verify_invoices(
-    state: State, session: BatchSession, files: list[tuple[str, bytes]], now: datetime
-) -> None:
-    limits = context_session_limits(state, session.context)["batchSession"]
-    invoicing = now - timedelta(milliseconds=2)
+def _unpack_into_records(state: State, session: BatchSession, now: datetime) -> None:
+    """Every file becomes an invoice record in 150 ("Trwa przetwarzanie")."""
+    files = _unpack(session)
+    session.uploaded = {}
+    limit = context_session_limits(state, session.context)["batchSession"]["maxInvoices"]
+    if len(files) > limit:
+        raise _PackageError(420, [f"Paczka zawiera {len(files)} faktur, limit to {limit}."])
+    if not files:
+        raise _PackageError(440, [NO_INVOICES])
     for ordinal, (name, content) in enumerate(files, start=1):
         record = SessionInvoice(
             reference_number=new_reference_number("EE", now),
             ordinal=ordinal,
             invoice_hash=sha256_b64(content),
-            invoicing_date=invoicing,
-            status_code=100,
+            invoicing_date=now - timedelta(milliseconds=2),
+            status_code=150,
             file_name=name[-_FILE_NAME_LIMIT:],
         )
         session.invoices[record.reference_number] = record
-        submission = Submission(content, session.context, "batchSession", invoicing, limits)
+        session.unverified.append((record.reference_number, content))
+    session.unpacked = True
+
+
+def _verify_next(state: State, session: BatchSession, now: datetime) -> None:
+    limits = context_session_limits(state, session.context)["batchSession"]
+    chunk = session.unverified[:PROCESSING_CHUNK]
+    del session.unverified[:PROCESSING_CHUNK]
+    for reference, content in chunk:
+        record = session.invoices[reference]
+        record.invoicing_date = now - timedelta(milliseconds=2)
+        submission = Submission(
+            content, session.context, "batchSession", record.invoicing_date, limits
+        )
         # Auto-offline compares P_1 with the day the batch session was opened.
         settle(state, session, record, submission, session.offline_mode, session.created)
 

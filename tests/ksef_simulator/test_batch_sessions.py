@@ -12,6 +12,7 @@ import pytest
 from lxml import etree
 
 from ksef_simulator import SimulatorConfig, ksefnum
+from ksef_simulator import batch as batch_module
 from ksef_simulator.batch import BatchSession
 from ksef_simulator.invoices import WARSAW
 from ksef_simulator.state import State
@@ -404,3 +405,20 @@ def test_a_batch_in_progress_survives_a_state_snapshot(
     assert isinstance(session, BatchSession)
     assert sorted(session.uploaded) == [1, 2]
     assert session.uploaded[2] == pkg.encrypted_parts[1]
+
+
+def test_a_big_batch_is_verified_a_chunk_per_request_and_stays_in_150_meanwhile(
+    sim: httpx.Client, seller: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batch_module, "PROCESSING_CHUNK", 2)
+    files = invoices(5)
+
+    reference = send_batch(sim, seller, package(zip_archive(files)))
+
+    first = session_status(sim, seller, reference)  # close did 2, this look 2 more
+    assert first["status"]["code"] == 150
+    codes = [i["status"]["code"] for i in all_invoices(sim, seller, reference)]
+    assert codes.count(200) in (4, 5) and set(codes) <= {150, 200}
+    final = session_status(sim, seller, reference)
+    assert final["status"]["code"] == 200 and final["successfulInvoiceCount"] == 5
+    assert [i["ordinalNumber"] for i in all_invoices(sim, seller, reference)] == [1, 2, 3, 4, 5]

@@ -219,11 +219,6 @@ def test_the_dashboard_counts_one_token_client_in_the_singular(login, manager, o
     assert reverse("expiry:dashboard") + "?gap=token" in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the Polish 2–4 form comes from locale/pl, which the merging engineer regenerates; "
-    "remove this mark once the msgid has its three forms",
-)
 def test_the_dashboard_counts_two_token_clients_with_the_2_to_4_form(login, manager, office):
     on_token(office)
     on_token(office)
@@ -302,11 +297,6 @@ def test_the_counts_link_lists_exactly_those_clients_on_the_expiry_dashboard(
 # --- In English ----------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the English texts come from locale/en, which the merging engineer regenerates; "
-    "remove this mark once the new msgids are translated",
-)
 def test_the_banner_marker_and_count_read_in_english(login, manager, office):
     client = on_token(office)
     browser = login(manager)

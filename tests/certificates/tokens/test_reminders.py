@@ -76,7 +76,7 @@ def test_the_job_twice_on_the_same_day_sends_one_email_with_a_working_link(
     assert message.to == ["szef@firma.example"]
     assert message.cc == [accountant.user.email]
     assert "przestaje działać 31.12.2026" in message.subject
-    assert "Zostało 24 dni." in message.body
+    assert "Zostały 24 dni." in message.body  # 2–4 form: "zostały 24 dni"
     token = link_token(message)
     link = UploadLink.objects.get()
     assert link.token_hash == upload_link_token_hash(token)
@@ -221,7 +221,7 @@ def test_the_last_week_before_the_cut_off_still_counts(office):
     on_token(office)
 
     assert run_at(warsaw(2026, 12, 28, 7, 15)).sent == 1
-    assert "Zostały 3 dni." in mail.outbox[0].body or "Zostało 3 dni." in mail.outbox[0].body
+    assert "Zostały 3 dni." in mail.outbox[0].body
 
 
 def test_a_client_without_contact_emails_is_skipped_and_no_link_is_made(office, accountant):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,6 +32,7 @@ __all__ = [
     "PublicKeyCertificate",
     "aes_decrypt",
     "aes_encrypt",
+    "aes_encrypt_stream",
     "encrypt_ksef_token",
     "encrypt_symmetric_key",
     "generate_symmetric_key",
@@ -113,6 +114,19 @@ def aes_encrypt(data: bytes, key: bytes, iv: bytes) -> bytes:
     padded = padder.update(data) + padder.finalize()
     encryptor = _aes_cbc(key, iv).encryptor()
     return encryptor.update(padded) + encryptor.finalize()
+
+
+def aes_encrypt_stream(chunks: Iterable[bytes], key: bytes, iv: bytes) -> Iterator[bytes]:
+    """:func:`aes_encrypt` over a stream: yields the ciphertext as the chunks arrive, so a
+    100 MB batch part never sits in memory whole. The joined output equals
+    ``aes_encrypt(b"".join(chunks), key, iv)``."""
+    padder = padding.PKCS7(algorithms.AES.block_size).padder()
+    encryptor = _aes_cbc(key, iv).encryptor()
+    for chunk in chunks:
+        out = encryptor.update(padder.update(chunk))
+        if out:
+            yield out
+    yield encryptor.update(padder.finalize()) + encryptor.finalize()
 
 
 def aes_decrypt(data: bytes, key: bytes, iv: bytes) -> bytes:

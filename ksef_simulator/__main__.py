@@ -62,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         token_activation_seconds=args.async_delay,
         permanent_storage_seconds=args.async_delay,
         session_upo_seconds=args.async_delay,
+        batch_processing_seconds=args.async_delay,
         export_processing_seconds=args.async_delay,
         faults=faults,
         seed=args.seed,

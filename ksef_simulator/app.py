@@ -38,6 +38,8 @@ CORE_BLUEPRINTS = [
 INVOICE_BLUEPRINTS: list[str] = [
     "ksef_simulator.invoices",
     "ksef_simulator.sessions",
+    "ksef_simulator.session_upo",
+    "ksef_simulator.batch",
     "ksef_simulator.exports",
 ]
 # =========================================================================================
@@ -131,6 +133,8 @@ def _inject_faults() -> Response | None:
     if path is None:
         return None
     faults = current_state().faults
+    if faults.outage:
+        return outage_response(faults.outage_retry_after)
     if not faults.applies_to(path):
         return None
     if faults.roll(faults.error_rate):
@@ -145,6 +149,21 @@ def _inject_faults() -> Response | None:
             f"Przekroczono limit żądań. Spróbuj ponownie po {faults.storm_retry_after} sekundach.",
         )
     return None
+
+
+def outage_response(retry_after: int) -> Response:
+    """KSeF during an outage. The contract declares no 5xx answer and no official body
+    exists; what integrators report from real outages (CIRFMF/ksef-api issue #852) is the
+    front proxy's HTML page with 503, which is what comes back here, with Retry-After so a
+    client knows when to look again."""
+    page = (
+        "<html>\n  <head>\n    <title>503 Service Unavailable</title>\n  </head>\n  <body>\n"
+        "    <center>\n      <h1>503 Service Unavailable</h1>\n    </center>\n  </body>\n"
+        "  <hr />\n  <center>API</center>\n</html>\n"
+    )
+    response = Response(page, status=503, mimetype="text/html")
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 def _storage_error(status: int) -> Response:

@@ -50,20 +50,20 @@ STATUS_DESCRIPTIONS = {
 METHOD_INFO = {
     "InternalCertificate": {
         "category": "XadesSignature",
-        "code": "auth.xades.ksef-certificate",
+        "code": "xades.ksef-certificate",
         "displayName": "Certyfikat KSeF",
     },
     "QualifiedSeal": {
         "category": "XadesSignature",
-        "code": "auth.xades.qualified-seal",
+        "code": "xades.qualified-seal",
         "displayName": "Pieczęć kwalifikowana",
     },
     "QualifiedSignature": {
         "category": "XadesSignature",
-        "code": "auth.xades.qualified-signature",
+        "code": "xades.qualified-signature",
         "displayName": "Podpis kwalifikowany",
     },
-    "Token": {"category": "Token", "code": "auth.token.ksef", "displayName": "Token KSeF"},
+    "Token": {"category": "Token", "code": "token.ksef", "displayName": "Token KSeF"},
 }
 
 

@@ -26,6 +26,8 @@ class SimulatorConfig:
     # Invoice-side delays (read by sessions.py / invoices.py / exports.py).
     permanent_storage_seconds: float = 0.0
     session_upo_seconds: float = 0.0
+    # From closing a batch session to its package being processed (status 150 until then).
+    batch_processing_seconds: float = 0.0
     export_processing_seconds: float = 0.0
     # KSeF's technical caps, shrinkable so tests meet them with a handful of invoices:
     # rows per metadata filter set (isTruncated), invoices per export package

@@ -1,8 +1,9 @@
 """Test-only control endpoints under /_sim (not part of KSeF, never under /v2).
 
-Faults, clock (`advance`, `freeze`), rate limits, snapshots, and for the sync engine's
-tests: bulk seeding (`POST /_sim/invoices/bulk`), ground truth (`GET /_sim/invoices`) and
-expiring an export on demand (`POST /_sim/exports/<ref>/expire`).
+Faults, an outage switch (`/_sim/outage`), clock (`advance`, `freeze`), rate limits,
+snapshots, the KSeF numbers assigned per invoice hash (`/_sim/ksef-numbers`), and for the
+sync engine's tests: bulk seeding (`POST /_sim/invoices/bulk`), ground truth
+(`GET /_sim/invoices`) and expiring an export on demand (`POST /_sim/exports/<ref>/expire`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from ksef_simulator import bulk, exports
+from ksef_simulator import bulk, exports, verification
 from ksef_simulator.errors import utc_timestamp
 from ksef_simulator.invoices import invoices_of, reported_high_water_mark
 from ksef_simulator.state import current_state
@@ -42,6 +43,42 @@ def set_faults() -> Response | tuple[Response, int]:
 def reset_faults() -> Response:
     current_state().faults.reset()
     return jsonify(current_state().faults.as_json())
+
+
+@bp.get("/outage")
+def get_outage() -> Response:
+    faults = current_state().faults
+    return jsonify({"outage": faults.outage, "retryAfter": faults.outage_retry_after})
+
+
+@bp.post("/outage")
+def start_outage() -> Response | tuple[Response, int]:
+    """KSeF goes down: every /v2 call and storage link answers 503 with Retry-After
+    ({"retryAfter": seconds}, default 60) until DELETE /_sim/outage."""
+    values: Any = request.get_json(silent=True) or {}
+    try:
+        retry_after = int(values.get("retryAfter", 60))
+        current_state().faults.update({"outage": True, "outage_retry_after": retry_after})
+    except (TypeError, ValueError) as exc:
+        return jsonify({"error": str(exc)}), 400
+    return get_outage()
+
+
+@bp.delete("/outage")
+def end_outage() -> Response:
+    current_state().faults.update({"outage": False})
+    return get_outage()
+
+
+@bp.get("/ksef-numbers")
+def assigned_ksef_numbers() -> Response:
+    """KSeF numbers sessions assigned per invoice hash: {"byInvoiceHash": {hash: count}}
+    (?hash=... for one; 0 when none) — "exactly one per invoice" for fault tests."""
+    counts = verification.assigned_ksef_numbers(current_state())
+    wanted = request.args.getlist("hash")
+    if wanted:
+        counts = {value: counts.get(value, 0) for value in wanted}
+    return jsonify({"byInvoiceHash": counts})
 
 
 @bp.get("/clock")

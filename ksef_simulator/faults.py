@@ -1,5 +1,5 @@
 """Fault injection: server errors, 429 storms, latency, dropped connections, stuck or
-expiring exports, corrupted export parts.
+expiring exports, corrupted export parts, and a whole-system outage.
 
 Set at start (SimulatorConfig.faults / --fault NAME=VALUE) or at run time through the
 control endpoint `POST /_sim/faults` (outside /v2, so no client calls it by accident).
@@ -37,6 +37,10 @@ class Faults:
     # N > 0: the N-th status call of every finished export answers 210 (package expired)
     # and so does every later one; its part links stop working. 0 = off.
     export_expire_on_status_call: int = 0
+    # KSeF is down: every /v2 request and storage link answers 503 with Retry-After
+    # (`outage_retry_after` seconds) until switched off; `path_prefix` does not narrow it.
+    outage: bool = False
+    outage_retry_after: int = 60
     # Only requests whose path (below /v2) starts with this prefix are affected; "" = all.
     path_prefix: str = ""
     # Seed for reproducible fault sequences (None = random).
@@ -82,6 +86,8 @@ class Faults:
                 raise ValueError(f"{name} must be between 0 and 1")
         if self.error_status not in (500, 502, 503, 504):
             raise ValueError("error_status must be 500, 502, 503 or 504")
+        if self.outage_retry_after < 1:
+            raise ValueError("outage_retry_after must be >= 1")
         if self.latency_ms < 0 or self.storm_retry_after < 1:
             raise ValueError("latency_ms must be >= 0 and storm_retry_after >= 1")
         if self.export_expire_on_status_call < 0:

@@ -1,20 +1,22 @@
-"""Online (interactive) sessions, session and invoice statuses, UPO downloads.
+"""Online (interactive) sessions, and the statuses every session type shares.
 
 Endpoints (contract 2.6.0):
 
 * `POST /sessions/online`, `POST /sessions/online/{ref}/invoices`, `POST …/close`
   (`InvoiceWrite`, `PefInvoiceWrite` or `EnforcementOperations`);
 * `GET /sessions`, `GET /sessions/{ref}`, `GET /sessions/{ref}/invoices`, `…/failed`,
-  `…/invoices/{invoiceRef}`, and the UPO downloads `…/invoices/{invoiceRef}/upo`,
-  `…/invoices/ksef/{ksefNumber}/upo`, `/sessions/{ref}/upo/{upoRef}` (also readable with
+  `…/invoices/{invoiceRef}` for online and batch sessions alike (also readable with
   `Introspection`, which — like `EnforcementOperations` — sees every session of the
-  context; `InvoiceWrite` alone sees the sessions its own subject opened);
-* pre-signed UPO links under `/storage/…` (plain GET, no token, not rate-limited).
+  context; `InvoiceWrite` alone sees the sessions its own subject opened). A session
+  object brings itself up to date with the clock (`refresh`) and describes its status
+  (`status_info`); batch sessions (batch.py) subclass `OnlineSession` for that. UPO
+  downloads are in session_upo.py.
 
 Each invoice is verified when it arrives, in the order KSeF documents: encrypted size and
 hash (400 21402/21403), decryption (435), declared size and hash of the plain file (430),
-content rules and the FA(3) schema (450), the seller against the context (410), the
-issue date (450) and the duplicate rule seller NIP + RodzajFaktury + P_2 (440).
+then the rules every session type shares (verification.py): size, content rules and the
+FA(3) schema (450), the seller against the context (410), the issue date (450),
+attachments (415) and the duplicate rule seller NIP + RodzajFaktury + P_2 (440).
 """
 
 from __future__ import annotations
@@ -32,33 +34,27 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from ksef_simulator import upo
 from ksef_simulator.contract import body, validated_body
 from ksef_simulator.errors import bad_request, utc_timestamp, validation_error
-from ksef_simulator.fa3xml import (
-    InvoiceFacts,
-    InvoiceRejected,
-    extract_facts,
-    fa3_schema,
-    parse_and_validate,
-)
+from ksef_simulator.fa3xml import InvoiceFacts, fa3_schema
 from ksef_simulator.identifiers import reference_number as new_reference_number
 from ksef_simulator.invoices import (
     WARSAW,
-    StoredInvoice,
-    find_duplicate,
     invoices_of,
-    next_ksef_number,
-    presigned_ok,
     presigned_url,
-    register_invoice,
     sha256_b64,
-    storage_denied,
 )
 from ksef_simulator.keys import DecryptionError, decrypt_oaep
 from ksef_simulator.limits import context_session_limits
 from ksef_simulator.security import AccessContext, access_context, require_access
 from ksef_simulator.state import State, current_state
+from ksef_simulator.verification import (
+    Acceptance,
+    Submission,
+    invoicing_mode,
+    store_accepted,
+    verify_invoice,
+)
 
 bp = Blueprint("ksef_sessions", __name__)
-storage_bp = Blueprint("ksef_sessions_storage", __name__)
 
 WRITE = ("InvoiceWrite", "PefInvoiceWrite", "EnforcementOperations")
 READ = ("InvoiceWrite", "Introspection", "PefInvoiceWrite", "EnforcementOperations")
@@ -86,11 +82,11 @@ INVOICE_STATUS = {
     440: "Duplikat faktury",
     450: "Błąd weryfikacji semantyki dokumentu faktury",
 }
-# GET /sessions?statuses=... (CommonSessionStatus) -> online session codes.
+# GET /sessions?statuses=... (CommonSessionStatus) -> online and batch session codes.
 COMMON_STATUSES = {
-    "InProgress": {100, 170},
+    "InProgress": {100, 150, 170},
     "Succeeded": {200},
-    "Failed": {415, 445},
+    "Failed": {405, 415, 420, 430, 435, 445, 500},
     "Cancelled": {440},
 }
 
@@ -108,6 +104,7 @@ class SessionInvoice:
     invoice_number: str | None = None
     invoicing_mode: str | None = None
     hash_of_corrected: str | None = None
+    file_name: str | None = None  # batch: the file's name inside the archive
 
 
 @dataclass
@@ -130,6 +127,14 @@ class OnlineSession:
     invoices: dict[str, SessionInvoice] = field(default_factory=dict)
     session_type: str = "Online"
 
+    def refresh(self, state: State) -> None:
+        """Apply what simulated time has done to the session (lazily, on every look)."""
+        _refresh_online(state, self)
+
+    def status_info(self) -> dict[str, Any]:
+        details = ["Nie przesłano faktur"] if self.status_code == 440 else None
+        return status_json(self.status_code, SESSION_STATUS, details)
+
     @property
     def successful(self) -> int:
         return sum(1 for inv in self.invoices.values() if inv.status_code == 200)
@@ -146,7 +151,7 @@ def sessions_of(state: State) -> dict[str, OnlineSession]:
 # -- lifecycle -----------------------------------------------------------------------------
 
 
-def _refresh(state: State, session: OnlineSession) -> None:
+def _refresh_online(state: State, session: OnlineSession) -> None:
     """Apply what time has done: expiry closes an open session, the UPO gets ready."""
     now = state.now()
     if session.status_code == 100 and now >= session.valid_until:
@@ -175,21 +180,26 @@ def _finish(state: State, session: OnlineSession) -> None:
     session.updated = moment
 
 
-def _visible_session(reference: str, ctx: AccessContext) -> OnlineSession:
+def visible_session(
+    reference: str, ctx: AccessContext, session_type: str | None = None
+) -> OnlineSession:
+    """The session CTX may see (21173 otherwise), brought up to date with the clock;
+    SESSION_TYPE restricts it to online or batch sessions."""
     state = current_state()
     session = sessions_of(state).get(reference)
     sees_all = ctx.has_any("Introspection", "EnforcementOperations")
     if (
         session is None
+        or (session_type is not None and session.session_type != session_type)
         or session.context != ctx.context.key
         or (not sees_all and session.subject != ctx.subject.key)
     ):
         bad_request(21173, f"Sesja o numerze referencyjnym {reference} nie została odnaleziona.")
-    _refresh(state, session)
+    session.refresh(state)
     return session
 
 
-def _auth_document_hash(state: State, ctx: AccessContext) -> str | None:
+def auth_document_hash(state: State, ctx: AccessContext) -> str | None:
     if ctx.ksef_token is not None:
         return None
     operation = state.auth_operations.get(ctx.reference_number)
@@ -206,35 +216,15 @@ def open_online_session() -> tuple[Response, int]:
     data = body()
     state = current_state()
     ctx = access_context()
-    form = data["formCode"]
-    form_code = (form["systemCode"], form["schemaVersion"], form["value"])
-    if form_code != FA3:
-        validation_error(
-            f"formCode: schemat {form_code} nie jest obsługiwany przez symulator "
-            "(obsługiwany: FA (3) 1-0E FA)."
-        )
-    encryption = data["encryption"]
-    key_id = encryption.get("publicKeyId")
-    if key_id and state.keys.usage_of_public_key_id(key_id) != "SymmetricKeyEncryption":
-        bad_request(21470, f"Klucz o identyfikatorze {key_id} nie jest wspierany.")
-    iv = _decode_b64(encryption["initializationVector"], "encryption.initializationVector")
-    if len(iv) != 16:
-        validation_error("encryption.initializationVector: wektor IV musi mieć 16 bajtów.")
-    try:
-        key: bytes | None = decrypt_oaep(
-            encryption["encryptedSymmetricKey"], "SymmetricKeyEncryption"
-        )
-    except DecryptionError:
-        key = None
-    if key is not None and len(key) != 32:
-        key = None
+    form_code = check_form_code(data["formCode"])
+    key, iv = session_encryption(state, data["encryption"])
     now = state.now()
     session = OnlineSession(
         reference_number=new_reference_number("SO", now),
         context=ctx.context.key,
         subject=ctx.subject.key,
         token_reference=ctx.ksef_token,
-        auth_document_hash=_auth_document_hash(state, ctx),
+        auth_document_hash=auth_document_hash(state, ctx),
         form_code=form_code,
         key=key,
         iv=iv,
@@ -252,6 +242,36 @@ def open_online_session() -> tuple[Response, int]:
     return jsonify(payload), 201
 
 
+def check_form_code(form: dict[str, str]) -> tuple[str, str, str]:
+    form_code = (form["systemCode"], form["schemaVersion"], form["value"])
+    if form_code != FA3:
+        validation_error(
+            f"formCode: schemat {form_code} nie jest obsługiwany przez symulator "
+            "(obsługiwany: FA (3) 1-0E FA)."
+        )
+    return form_code
+
+
+def session_encryption(state: State, encryption: dict[str, Any]) -> tuple[bytes | None, bytes]:
+    """(AES key, IV) of a session's EncryptionInfo; the key is None when the Ministry key
+    cannot open it (the session then ends in 415). An unknown publicKeyId is 21470."""
+    key_id = encryption.get("publicKeyId")
+    if key_id and state.keys.usage_of_public_key_id(key_id) != "SymmetricKeyEncryption":
+        bad_request(21470, f"Klucz o identyfikatorze {key_id} nie jest wspierany.")
+    iv = _decode_b64(encryption["initializationVector"], "encryption.initializationVector")
+    if len(iv) != 16:
+        validation_error("encryption.initializationVector: wektor IV musi mieć 16 bajtów.")
+    try:
+        key: bytes | None = decrypt_oaep(
+            encryption["encryptedSymmetricKey"], "SymmetricKeyEncryption"
+        )
+    except DecryptionError:
+        key = None
+    if key is not None and len(key) != 32:
+        key = None
+    return key, iv
+
+
 def _decode_b64(value: str, name: str) -> bytes:
     try:
         return base64.b64decode(value, validate=True)
@@ -259,7 +279,7 @@ def _decode_b64(value: str, name: str) -> bytes:
         validation_error(f"{name}: wartość nie jest poprawnym Base64.")
 
 
-def _decrypt(session: OnlineSession, ciphertext: bytes) -> bytes | None:
+def decrypt(session: OnlineSession, ciphertext: bytes) -> bytes | None:
     assert session.key is not None
     if len(ciphertext) % 16:
         return None
@@ -279,7 +299,7 @@ def send_invoice(referenceNumber: str) -> tuple[Response, int]:
     data = body()
     state = current_state()
     ctx = access_context()
-    session = _visible_session(referenceNumber, ctx)
+    session = visible_session(referenceNumber, ctx, "Online")
     if session.status_code != 100:
         bad_request(21180, f"Status sesji ({session.status_code}) uniemożliwia wysyłkę faktur.")
     limit = context_session_limits(state, ctx.context.key)["onlineSession"]["maxInvoices"]
@@ -347,7 +367,7 @@ def _process(
     data: dict[str, Any],
     offline: bool,
 ) -> None:
-    content = _decrypt(session, encrypted)
+    content = decrypt(session, encrypted)
     if content is None:
         _reject(record, 435, ["Plik niepoprawnie zaszyfrowany"])
         return
@@ -364,98 +384,63 @@ def _process(
     if sha256_b64(content) != data["invoiceHash"]:
         _reject(record, 430, ["Skrót przesłanego pliku faktury nie zgadza się z zadeklarowanym."])
         return
-    limits = context_session_limits(state, ctx.context.key)["onlineSession"]
-    if len(content) > int(limits["maxInvoiceSizeInMB"] * 1_000_000):
-        _reject(record, 430, [f"Rozmiar faktury przekracza {limits['maxInvoiceSizeInMB']} MB."])
-        return
-    try:
-        root = parse_and_validate(content, fa3_schema())
-    except InvoiceRejected as rejected:
-        _reject(record, rejected.code, rejected.details)
-        return
-    facts = extract_facts(root)
-    record.invoice_number = facts.invoice_number
-    problem = _semantic_problem(state, ctx, facts, record.invoicing_date)
-    if problem is not None:
-        _reject(record, *problem)
-        return
-    if facts.has_attachment:
-        # Attachments: batch sessions only, and only with the attachment consent.
-        _reject(record, 415, ["Faktura z załącznikiem może być wysłana wyłącznie wsadowo."])
-        return
-    duplicate = find_duplicate(state, facts)
-    if duplicate is not None:
-        _reject(
-            record,
-            440,
-            [
-                f"Duplikat faktury. Faktura o numerze KSeF: {duplicate.ksef_number} została już "
-                "prawidłowo przesłana do systemu w sesji: "
-                f"{duplicate.session_reference}"
-            ],
-            originalSessionReferenceNumber=duplicate.session_reference,
-            originalKsefNumber=duplicate.ksef_number,
-        )
-        return
-    _accept(state, ctx, session, record, content, facts, offline)
+    submission = Submission(
+        content=content,
+        context=ctx.context.key,
+        session_kind="onlineSession",
+        invoicing=record.invoicing_date,
+        limits=context_session_limits(state, ctx.context.key)["onlineSession"],
+    )
+    settle(state, session, record, submission, offline, record.invoicing_date)
 
 
-def _semantic_problem(
-    state: State, ctx: AccessContext, facts: InvoiceFacts, invoicing: datetime
-) -> tuple[int, list[str]] | None:
-    context_type, context_value = ctx.context.key
-    seller_ok = context_type == "Nip" and context_value == facts.seller_nip
-    if not seller_ok and facts.is_self_invoicing and context_type == "Nip":
-        seller_ok = any(
-            grant.permission == "SelfInvoicing"
-            and grant.context.key == ("Nip", facts.seller_nip)
-            and grant.authorized.value == context_value
-            for grant in state.grants.values()
-        )
-    if not seller_ok:
-        return 410, [
-            f"Kontekst {context_value} nie jest uprawniony do wystawienia faktury w imieniu "
-            f"sprzedawcy (NIP: {facts.seller_nip})"
-        ]
-    if facts.issue_date > invoicing.astimezone(WARSAW).date():
-        return 450, [
-            f"Data wystawienia faktury (P_1: {facts.issue_date.isoformat()}) jest późniejsza "
-            "niż data jej przyjęcia w KSeF."
-        ]
-    return None
-
-
-def _accept(
+def settle(
     state: State,
-    ctx: AccessContext,
+    session: OnlineSession,
+    record: SessionInvoice,
+    submission: Submission,
+    offline: bool,
+    mode_reference: datetime,
+) -> None:
+    """Verify a decrypted file and end its record in 200 (stored) or its rejection."""
+    verdict = verify_invoice(state, submission)
+    if verdict.facts is not None:
+        record.invoice_number = verdict.facts.invoice_number
+    if verdict.rejection is not None:
+        rejection = verdict.rejection
+        _reject(record, rejection.code, rejection.details, **(rejection.extensions or {}))
+        return
+    assert verdict.facts is not None
+    accept_record(
+        state, session, record, submission.content, verdict.facts, offline, mode_reference
+    )
+
+
+def accept_record(
+    state: State,
     session: OnlineSession,
     record: SessionInvoice,
     content: bytes,
     facts: InvoiceFacts,
     offline: bool,
+    mode_reference: datetime,
 ) -> None:
-    now = state.now()
-    acquisition = now - timedelta(milliseconds=1)
-    storage = now + timedelta(seconds=state.config.permanent_storage_seconds)
-    # Auto-offline: an invoice issued on an earlier calendar day than it was sent is
-    # marked Offline even with offlineMode=false (digest §5.2).
-    sent_day = record.invoicing_date.astimezone(WARSAW).date()
-    mode = "Offline" if offline or facts.issue_date < sent_day else "Online"
-    stored = StoredInvoice(
-        ksef_number=next_ksef_number(state, facts.seller_nip, acquisition),
-        content=content,
-        invoice_hash=record.invoice_hash,
-        facts=facts,
-        invoicing_date=record.invoicing_date,
-        acquisition_date=acquisition,
-        permanent_storage_date=storage,
-        invoicing_mode=mode,
-        session_reference=session.reference_number,
-        invoice_reference=record.reference_number,
-        context=ctx.context.key,
-        hash_of_corrected=record.hash_of_corrected,
+    """Store an invoice that passed verification and mark its session record 200."""
+    mode = invoicing_mode(offline, facts.issue_date, mode_reference)
+    stored = store_accepted(
+        state,
+        content,
+        facts,
+        Acceptance(
+            context=session.context,
+            session_reference=session.reference_number,
+            invoice_reference=record.reference_number,
+            invoice_hash=record.invoice_hash,
+            invoicing=record.invoicing_date,
+            mode=mode,
+            hash_of_corrected=record.hash_of_corrected,
+        ),
     )
-    register_invoice(state, stored)
     record.status_code = 200
     record.ksef_number = stored.ksef_number
     record.invoicing_mode = mode
@@ -465,18 +450,20 @@ def _accept(
 @require_access(*WRITE)
 def close_online_session(referenceNumber: str) -> Response:
     state = current_state()
-    session = _visible_session(referenceNumber, access_context())
+    session = visible_session(referenceNumber, access_context(), "Online")
     if session.status_code != 100:
         bad_request(21180, f"Status sesji ({session.status_code}) uniemożliwia jej zamknięcie.")
     _close(state, session, state.now())
-    _refresh(state, session)
+    session.refresh(state)
     return Response(status=204)
 
 
 # -- statuses ------------------------------------------------------------------------------
 
 
-def _status(code: int, table: dict[int, str], details: list[str] | None = None) -> dict[str, Any]:
+def status_json(
+    code: int, table: dict[int, str], details: list[str] | None = None
+) -> dict[str, Any]:
     status: dict[str, Any] = {
         "code": code,
         "description": table.get(code, f"Nieznany błąd ({code})"),
@@ -486,18 +473,13 @@ def _status(code: int, table: dict[int, str], details: list[str] | None = None) 
     return status
 
 
-def _session_status(session: OnlineSession) -> dict[str, Any]:
-    details = ["Nie przesłano faktur"] if session.status_code == 440 else None
-    return _status(session.status_code, SESSION_STATUS, details)
-
-
 @bp.get("/sessions/<referenceNumber>")
 @require_access(*READ)
 def session_status(referenceNumber: str) -> Response:
     state = current_state()
-    session = _visible_session(referenceNumber, access_context())
+    session = visible_session(referenceNumber, access_context())
     payload: dict[str, Any] = {
-        "status": _session_status(session),
+        "status": session.status_info(),
         "dateCreated": utc_timestamp(session.created),
         "dateUpdated": utc_timestamp(session.updated),
         "validUntil": utc_timestamp(session.valid_until),
@@ -529,13 +511,14 @@ def _invoice_json(state: State, session: OnlineSession, record: SessionInvoice) 
         "ksefNumber": record.ksef_number,
         "referenceNumber": record.reference_number,
         "invoiceHash": record.invoice_hash,
+        "invoiceFileName": record.file_name,
         "invoicingDate": utc_timestamp(record.invoicing_date),
         "acquisitionDate": None,
         "permanentStorageDate": None,
         "upoDownloadUrl": None,
         "upoDownloadUrlExpirationDate": None,
         "invoicingMode": record.invoicing_mode,
-        "status": _status(record.status_code, INVOICE_STATUS, record.details),
+        "status": status_json(record.status_code, INVOICE_STATUS, record.details),
     }
     if record.extensions:
         payload["status"]["extensions"] = record.extensions
@@ -553,7 +536,7 @@ def _invoice_json(state: State, session: OnlineSession, record: SessionInvoice) 
         payload["upoDownloadUrlExpirationDate"] = utc_timestamp(expires)
     # KSeF writes nulls here; the contract's allOf+nullable fields (ksefNumber,
     # invoicingMode) reject null under strict OpenAPI 3.0 validation, so absent = unknown.
-    for name in ("ksefNumber", "invoicingMode"):
+    for name in ("ksefNumber", "invoicingMode", "invoiceFileName"):
         if payload[name] is None:
             del payload[name]
     return payload
@@ -591,7 +574,7 @@ def _page_size(default: int = 10, low: int = 10, high: int = 1000) -> int:
 
 def _invoice_list(reference: str, only_failed: bool) -> Response:
     state = current_state()
-    session = _visible_session(reference, access_context())
+    session = visible_session(reference, access_context())
     size = _page_size()
     offset = _continuation_offset()
     records = [r for r in session.invoices.values() if not only_failed or r.status_code >= 400]
@@ -621,7 +604,7 @@ def session_failed_invoices(referenceNumber: str) -> Response:
 @require_access(*READ)
 def session_invoice(referenceNumber: str, invoiceReferenceNumber: str) -> Response:
     state = current_state()
-    session = _visible_session(referenceNumber, access_context())
+    session = visible_session(referenceNumber, access_context())
     record = session.invoices.get(invoiceReferenceNumber)
     if record is None:
         validation_error(
@@ -649,7 +632,7 @@ def list_sessions() -> Response:
     sees_all = ctx.has_any("Introspection", "EnforcementOperations")
     found = []
     for session in sessions_of(state).values():
-        _refresh(state, session)
+        session.refresh(state)
         if session.context != ctx.context.key or session.session_type != session_type:
             continue
         if not sees_all and session.subject != ctx.subject.key:
@@ -671,7 +654,7 @@ def list_sessions() -> Response:
             "sessions": [
                 {
                     "referenceNumber": s.reference_number,
-                    "status": _session_status(s),
+                    "status": s.status_info(),
                     "dateCreated": utc_timestamp(s.created),
                     "dateUpdated": utc_timestamp(s.updated),
                     "validUntil": utc_timestamp(s.valid_until),
@@ -717,133 +700,7 @@ def _outside(session: OnlineSession, bounds: dict[str, datetime | None]) -> bool
     return False
 
 
-# -- UPO -----------------------------------------------------------------------------------
-
-
-def _upo_header(session: OnlineSession) -> upo.UpoHeader:
-    return upo.UpoHeader(
-        session_reference=session.reference_number,
-        context_type=session.context[0],
-        context_value=session.context[1],
-        token_reference=session.token_reference,
-        auth_document_hash=None if session.token_reference else session.auth_document_hash,
-    )
-
-
-def _upo_document(state: State, record: SessionInvoice) -> upo.UpoDocument:
-    assert record.ksef_number is not None
-    stored = invoices_of(state)[record.ksef_number]
-    return upo.UpoDocument(
-        seller_nip=stored.facts.seller_nip,
-        ksef_number=stored.ksef_number,
-        invoice_number=stored.facts.invoice_number,
-        issue_date=stored.facts.issue_date.isoformat(),
-        sent=stored.invoicing_date,
-        numbered=stored.acquisition_date,
-        invoice_hash=stored.invoice_hash,
-        mode=stored.invoicing_mode,
-    )
-
-
-def invoice_upo_bytes(state: State, session: OnlineSession, record: SessionInvoice) -> bytes:
-    return upo.invoice_upo(_upo_header(session), _upo_document(state, record))
-
-
-def session_upo_bytes(state: State, session: OnlineSession, page_reference: str) -> bytes | None:
-    if page_reference not in session.upo_pages:
-        return None
-    documents = [
-        _upo_document(state, record)
-        for record in session.invoices.values()
-        if record.status_code == 200
-    ]
-    pages = upo.session_upo_pages(_upo_header(session), documents)
-    return pages[session.upo_pages.index(page_reference)]
-
-
-def _xml(content: bytes) -> Response:
-    response = Response(content, status=200, mimetype="application/xml")
-    response.headers["x-ms-meta-hash"] = sha256_b64(content)
-    return response
-
-
-def _successful_record(session: OnlineSession, reference: str) -> SessionInvoice | None:
-    record = session.invoices.get(reference)
-    return record if record is not None and record.status_code == 200 else None
-
-
-@bp.get("/sessions/<referenceNumber>/invoices/<invoiceReferenceNumber>/upo")
-@require_access(*READ)
-def invoice_upo(referenceNumber: str, invoiceReferenceNumber: str) -> Response:
-    state = current_state()
-    session = _visible_session(referenceNumber, access_context())
-    record = _successful_record(session, invoiceReferenceNumber)
-    if record is None:
-        bad_request(
-            21178,
-            f"UPO dla faktury {invoiceReferenceNumber} w sesji {referenceNumber} nie zostało "
-            "znalezione.",
-        )
-    return _xml(invoice_upo_bytes(state, session, record))
-
-
-@bp.get("/sessions/<referenceNumber>/invoices/ksef/<ksefNumber>/upo")
-@require_access(*READ)
-def invoice_upo_by_ksef_number(referenceNumber: str, ksefNumber: str) -> Response:
-    state = current_state()
-    session = _visible_session(referenceNumber, access_context())
-    record = next((r for r in session.invoices.values() if r.ksef_number == ksefNumber), None)
-    if record is None:
-        bad_request(
-            21178,
-            f"UPO o numerze KSeF {ksefNumber} i numerze referencyjnym sesji {referenceNumber} "
-            "nie zostało znalezione.",
-        )
-    return _xml(invoice_upo_bytes(state, session, record))
-
-
-@bp.get("/sessions/<referenceNumber>/upo/<upoReferenceNumber>")
-@require_access(*READ)
-def session_upo(referenceNumber: str, upoReferenceNumber: str) -> Response:
-    state = current_state()
-    session = _visible_session(referenceNumber, access_context())
-    content = session_upo_bytes(state, session, upoReferenceNumber)
-    if content is None:
-        bad_request(
-            21178,
-            f"UPO o numerze referencyjnym {upoReferenceNumber} dla sesji {referenceNumber} nie "
-            "zostało znalezione.",
-        )
-    return _xml(content)
-
-
-@storage_bp.get("/storage/upo/<reference>/invoice/<invoice_reference>.xml")
-def presigned_invoice_upo(reference: str, invoice_reference: str) -> Response:
-    if not presigned_ok(request.path):
-        return storage_denied()
-    # Runs under state.lock like every view (SimulatorFlask.dispatch_request).
-    state = current_state()
-    session = sessions_of(state).get(reference)
-    record = _successful_record(session, invoice_reference) if session else None
-    if session is None or record is None:
-        return storage_denied()
-    return _xml(invoice_upo_bytes(state, session, record))
-
-
-@storage_bp.get("/storage/upo/<reference>/session/<page_reference>.xml")
-def presigned_session_upo(reference: str, page_reference: str) -> Response:
-    if not presigned_ok(request.path):
-        return storage_denied()
-    state = current_state()
-    session = sessions_of(state).get(reference)
-    content = session_upo_bytes(state, session, page_reference) if session else None
-    if content is None:
-        return storage_denied()
-    return _xml(content)
-
-
 def init_app(app: Flask, state: State) -> None:
-    app.register_blueprint(storage_bp)
     # Compile the FA(3) schema now rather than on the first invoice.
     fa3_schema()
     spec = state.config.seed

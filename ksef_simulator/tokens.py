@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -37,8 +37,8 @@ def generate() -> tuple[Response, int]:
     if missing:
         bad_request(26001, f"Brak uprawnień: {', '.join(missing)}.")
     now = state.now()
-    ref = reference_number("TK", now)
-    secret = f"{ref}|{ctx.context.type.lower()}-{ctx.context.value}|{secrets.token_hex(32)}"
+    ref = token_reference_number(now)
+    secret = token_secret(ref, ctx.context.type, ctx.context.value)
     state.ksef_tokens[ref] = KsefToken(
         reference_number=ref,
         secret=secret,
@@ -50,6 +50,20 @@ def generate() -> tuple[Response, int]:
         active_at=now + timedelta(seconds=state.config.token_activation_seconds),
     )
     return jsonify({"referenceNumber": ref, "token": secret}), 202
+
+
+def token_reference_number(now: datetime) -> str:
+    """The contract's token examples carry `-EC-` reference numbers
+    (`20251010-EC-1DCE3E3000-12ECB5B36E-45`), not a token-specific kind."""
+    return reference_number("EC", now)
+
+
+def token_secret(reference: str, context_type: str, context_value: str) -> str:
+    """`{referenceNumber}|{contextType}-{contextValue}|{64 hex}` as in the contract's
+    `POST /tokens` example (`...|internalId-5265877635-12345|919f7044...`): the context
+    type with a lower-case first letter (`nip`, `internalId`), the secret lower-case hex."""
+    kind = context_type[:1].lower() + context_type[1:]
+    return f"{reference}|{kind}-{context_value}|{secrets.token_hex(32)}"
 
 
 def _json(token: KsefToken) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Online sessions (sending invoices, UPO) and the limits that bound them."""
+"""Online and batch sessions (sending invoices, UPO) and the limits that bound them."""
 
 from __future__ import annotations
 
@@ -17,6 +17,101 @@ class OnlineSession:
     reference_number: str
     valid_until: datetime
     encryption: EncryptionMaterial
+
+
+@dataclass(frozen=True, slots=True)
+class PartUploadRequest:
+    """Where and how to upload one part of a batch: the given method to the pre-signed
+    URL with exactly the given headers, and no token (digest §5.4)."""
+
+    ordinal_number: int
+    method: str
+    url: str = field(repr=False)  # carries its credential (SAS signature) in the query
+    headers: Mapping[str, str]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PartUploadRequest:
+        headers = data.get("headers") or {}
+        return cls(
+            ordinal_number=int(data["ordinalNumber"]),
+            method=str(data["method"]),
+            url=str(data["url"]),
+            headers={str(k): str(v) for k, v in headers.items() if v is not None},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSession:
+    """An opened batch session: its reference and one upload request per declared part."""
+
+    reference_number: str
+    part_upload_requests: tuple[PartUploadRequest, ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> BatchSession:
+        return cls(
+            reference_number=str(data["referenceNumber"]),
+            part_upload_requests=tuple(
+                PartUploadRequest.from_json(item) for item in _list(data["partUploadRequests"])
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionSummary:
+    """One row of ``GET /sessions``."""
+
+    reference_number: str
+    status: StatusInfo
+    date_created: datetime
+    date_updated: datetime
+    valid_until: datetime | None
+    total_invoice_count: int | None
+    successful_invoice_count: int | None
+    failed_invoice_count: int | None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SessionSummary:
+        return cls(
+            reference_number=str(data["referenceNumber"]),
+            status=StatusInfo.from_json(data["status"]),
+            date_created=_req_dt(data, "dateCreated"),
+            date_updated=_req_dt(data, "dateUpdated"),
+            valid_until=_dt(data.get("validUntil")),
+            total_invoice_count=data.get("totalInvoiceCount"),
+            successful_invoice_count=data.get("successfulInvoiceCount"),
+            failed_invoice_count=data.get("failedInvoiceCount"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    """One page of ``GET /sessions``."""
+
+    sessions: tuple[SessionSummary, ...]
+    continuation_token: str | None = field(repr=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SessionPage:
+        return cls(
+            sessions=tuple(SessionSummary.from_json(s) for s in _list(data["sessions"])),
+            continuation_token=_str(data.get("continuationToken")) or None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInvoicePage:
+    """One page of ``GET /sessions/{ref}/invoices`` (or ``…/failed``)."""
+
+    invoices: tuple[SessionInvoiceStatus, ...]
+    continuation_token: str | None = field(repr=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SessionInvoicePage:
+        return cls(
+            invoices=tuple(SessionInvoiceStatus.from_json(i) for i in _list(data["invoices"])),
+            continuation_token=_str(data.get("continuationToken")) or None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,16 @@ def error_codes(response: httpx.Response) -> list[int]:
     return [e["code"] for e in data.get("errors", [])]
 
 
+def is_outage_page(response: httpx.Response) -> bool:
+    """The simulator's outage answer (503, the front proxy's HTML page, Retry-After) — the
+    one 5xx with a body that is not a crash."""
+    return (
+        response.status_code == 503
+        and "Retry-After" in response.headers
+        and b"<title>503 Service Unavailable</title>" in response.content
+    )
+
+
 class ContractCheckingHooks:
     """httpx event hooks: every /v2 request and response is held to the contract."""
 
@@ -95,7 +105,7 @@ class ContractCheckingHooks:
             return
         response.read()
         status = response.status_code
-        if status >= 500 and response.content:
+        if status >= 500 and response.content and not is_outage_page(response):
             raise ContractViolation(f"server error: {response.text[:500]}")
         if status >= 500 or (status == 415 and template == "/auth/xades-signature"):
             return  # fault injection / media-type rejection: the contract declares no body

@@ -10,7 +10,13 @@ app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Packages inside an app that have tasks of their own: the expiry reminders, the invoice
-# sync, the bulk exports and the daily invoice e-mail.
+# sync, the bulk exports, the daily invoice e-mail and the invoice sender.
 app.autodiscover_tasks(
-    ["certificates.expiry", "invoices.sync", "invoices.exports", "invoices.digest"]
+    [
+        "certificates.expiry",
+        "invoices.sync",
+        "invoices.exports",
+        "invoices.digest",
+        "invoices.sending",
+    ]
 )

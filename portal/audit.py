@@ -132,6 +132,14 @@ ACTION_LABELS: dict[str, Any] = {
     "invoices.export_downloaded": _("Pobrano eksport faktur"),
     "invoices.digest_subscribed": _("Włączono codzienny e-mail o nowych fakturach"),
     "invoices.digest_unsubscribed": _("Wyłączono codzienny e-mail o nowych fakturach"),
+    # Sending invoices (invoices/sending).
+    "invoices.send_checked": _("Sprawdzono pliki faktur do wysłania"),
+    "invoices.send_started": _("Zlecono wysłanie faktur do KSeF"),
+    "invoices.sent": _("Wysłano fakturę do KSeF (nadano numer KSeF)"),
+    "invoices.send_rejected": _("KSeF odrzucił wysłaną fakturę"),
+    "invoices.send_failed": _("Wysyłka faktur nie powiodła się"),
+    "invoices.send_finished": _("Zakończono wysyłkę faktur"),
+    "invoices.upo_downloaded": _("Pobrano UPO faktury"),
 }
 
 

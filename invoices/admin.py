@@ -18,6 +18,8 @@ from invoices.models import (
     InvoiceListVisit,
     InvoiceSyncState,
     OfficeSyncSettings,
+    OutgoingInvoice,
+    SendJob,
     SyncCursor,
 )
 
@@ -114,3 +116,21 @@ class InvoiceDigestSubscriptionAdmin(ReadOnly):
     list_display = ("membership", "daily_purchases", "updated_at")
     list_filter = ("daily_purchases",)
     list_select_related = ("membership__user",)
+
+
+# The sender owns these rows: a hand edit could send an invoice twice or lose its number.
+@admin.register(SendJob)
+class SendJobAdmin(ReadOnly):
+    list_display = ("pk", "client", "created_by", "state", "file_count", "sent_count", "created_at")
+    list_filter = ("state", "session_kind")
+    list_select_related = ("client", "created_by")
+    raw_id_fields = ("client", "created_by")
+
+
+@admin.register(OutgoingInvoice)
+class OutgoingInvoiceAdmin(ReadOnly):
+    list_display = ("file_name", "client", "invoice_number", "state", "ksef_number", "updated_at")
+    list_filter = ("state", "invoicing_mode")
+    list_select_related = ("client",)
+    raw_id_fields = ("client", "job", "invoice")
+    exclude = ("xml", "upo_xml")

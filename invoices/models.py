@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from django_cryptography.fields import encrypt
@@ -522,3 +523,132 @@ class InvoiceDigestSent(models.Model):
 
     def __str__(self) -> str:
         return f"digest {self.membership_id}/{self.day}: {self.status}"
+
+
+class SendJob(models.Model):
+    """One upload of a client's FA(3) files by one member (or `manage.py send_invoices`).
+
+    The files that passed the checks become `OutgoingInvoice` rows; those that did not are
+    kept here (`refusals`: file name and its problems as stored messages), so the job page
+    shows every file of the upload. A job's invoices go to KSeF in an online session
+    (`session_kind`); a batch session is the other kind a job may use.
+    """
+
+    class State(models.TextChoices):
+        CHECKED = "checked", _("Sprawdzone, czeka na wysłanie")
+        QUEUED = "queued", _("W kolejce")
+        SENDING = "sending", _("Wysyłanie")
+        DONE = "done", _("Zakończone")
+        FAILED = "failed", _("Niepowodzenie")
+        CANCELLED = "cancelled", _("Anulowane")
+
+    class SessionKind(models.TextChoices):
+        ONLINE = "online", _("Sesja interaktywna")
+        BATCH = "batch", _("Sesja wsadowa")
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="send_jobs")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.CHECKED)
+    session_kind = models.CharField(
+        max_length=10, choices=SessionKind.choices, default=SessionKind.ONLINE
+    )
+    file_count = models.PositiveIntegerField(default=0)  # every file of the upload
+    refused_count = models.PositiveIntegerField(default=0)  # refused by the checks
+    sent_count = models.PositiveIntegerField(default=0)  # given a KSeF number
+    rejected_count = models.PositiveIntegerField(default=0)  # rejected by KSeF
+    # [{"name": "faktury.zip/FV-1.xml", "problems": [<portal.messages data>...],
+    #   "duplicate_of": <Invoice pk or None>}]
+    refusals = models.JSONField(default=list, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
+    claim_token = models.CharField(max_length=32, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("wysyłka faktur")
+        verbose_name_plural = _("wysyłki faktur")
+        indexes = [models.Index(fields=["client", "-created_at"], name="send_job_client_idx")]
+
+    def __str__(self) -> str:
+        return f"send job {self.pk} ({self.client_id})"
+
+    @property
+    def busy(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.SENDING)
+
+
+class OutgoingInvoice(models.Model):
+    """One invoice file on its way to KSeF, kept byte for byte, and what KSeF answered.
+
+    `state` moves queued -> sending -> sent | rejected. "sending" is written (and
+    committed) with the session's reference BEFORE the invoice is posted, so after a
+    timeout, a 5xx or a killed worker the sender looks the session's invoices up by hash
+    before it sends anything again: an invoice never gets two KSeF numbers. The same bytes
+    cannot be queued twice for a client unless KSeF rejected them.
+    """
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Sprawdzona, nie wysłana")
+        QUEUED = "queued", _("W kolejce")
+        SENDING = "sending", _("Wysyłanie")
+        SENT = "sent", _("Wysłana")
+        REJECTED = "rejected", _("Odrzucona przez KSeF")
+
+    class Mode(models.TextChoices):
+        ONLINE = "online", _("Online")
+        OFFLINE24 = "offline24", _("Offline24")
+        OFFLINE = "offline", _("Offline (niedostępność KSeF)")
+        EMERGENCY = "emergency", _("Awaria KSeF")
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="outgoing_invoices")
+    job = models.ForeignKey(SendJob, on_delete=models.CASCADE, related_name="invoices")
+    position = models.PositiveIntegerField(default=0)  # order in the upload
+    file_name = models.CharField(max_length=500)
+    xml = models.BinaryField()
+    invoice_hash = models.CharField(max_length=44)  # base64 SHA-256 of `xml`
+    size = models.PositiveIntegerField(default=0)
+    invoice_number = models.CharField(_("numer faktury"), max_length=256, blank=True)
+    issue_date = models.DateField(_("data wystawienia"), null=True, blank=True)
+    buyer_name = models.CharField(_("nabywca"), max_length=512, blank=True)
+    gross_amount = models.DecimalField(max_digits=18, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    invoicing_mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.ONLINE)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    session_reference = models.CharField(max_length=64, blank=True)
+    ksef_reference = models.CharField(max_length=64, blank=True)  # the invoice in the session
+    ksef_number = models.CharField(_("numer KSeF"), max_length=40, blank=True)
+    acquisition_date = models.DateTimeField(null=True, blank=True)
+    upo_xml = models.BinaryField(null=True, blank=True)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    status_description = models.CharField(max_length=500, blank=True)
+    status_details = models.JSONField(default=list, blank=True)
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    attempted_at = models.DateTimeField(null=True, blank=True)  # the last POST began
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("faktura wysyłana")
+        verbose_name_plural = _("faktury wysyłane")
+        ordering = ["job", "position"]
+        constraints = [
+            # The last line of defence against sending the same file twice.
+            models.UniqueConstraint(
+                fields=["client", "invoice_hash"],
+                condition=models.Q(state__in=["queued", "sending", "sent"]),
+                name="outgoing_invoice_once",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["client", "invoice_number"], name="outgoing_number_idx"),
+            models.Index(fields=["session_reference"], name="outgoing_session_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.state})"

@@ -2,6 +2,7 @@ from django.urls import path
 
 from invoices import document_views, export_views, list_views, views
 from invoices.digest import views as digest_views
+from invoices.sending import views as sending_views
 
 app_name = "invoices"
 
@@ -22,4 +23,16 @@ urlpatterns = [
     path("exports/<int:pk>/", export_views.export_status, name="export_status"),
     path("exports/<int:pk>/download/", export_views.export_download, name="export_download"),
     path("notifications/", digest_views.notifications, name="notifications"),
+    path("clients/<int:pk>/send/", sending_views.send_upload, name="send"),
+    path("clients/<int:pk>/send/<int:job_pk>/", sending_views.send_job, name="send_job"),
+    path(
+        "clients/<int:pk>/send/<int:job_pk>/confirm/",
+        sending_views.send_confirm,
+        name="send_confirm",
+    ),
+    path(
+        "clients/<int:pk>/send/invoices/<int:invoice_pk>/upo/",
+        sending_views.outgoing_upo,
+        name="outgoing_upo",
+    ),
 ]

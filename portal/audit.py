@@ -146,6 +146,14 @@ ACTION_LABELS: dict[str, Any] = {
     "credential.retired": _("Poprzedni certyfikat wygasł, jego klucz zniszczono"),
     "credential.revoked": _("Unieważniono poprzedni certyfikat w KSeF"),
     "credential.revocation_failed": _("Unieważnienie poprzedniego certyfikatu nie powiodło się"),
+    # Sending invoices (invoices/sending).
+    "invoices.send_checked": _("Sprawdzono pliki faktur do wysłania"),
+    "invoices.send_started": _("Zlecono wysłanie faktur do KSeF"),
+    "invoices.sent": _("Wysłano fakturę do KSeF (nadano numer KSeF)"),
+    "invoices.send_rejected": _("KSeF odrzucił wysłaną fakturę"),
+    "invoices.send_failed": _("Wysyłka faktur nie powiodła się"),
+    "invoices.send_finished": _("Zakończono wysyłkę faktur"),
+    "invoices.upo_downloaded": _("Pobrano UPO faktury"),
 }
 
 

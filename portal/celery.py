@@ -10,7 +10,8 @@ app = Celery("portal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 # Packages inside an app that have tasks of their own: the expiry and token reminders, the
-# invoice sync, the bulk exports, the daily invoice e-mail and automatic certificate renewal.
+# invoice sync, the bulk exports, the daily invoice e-mail, the invoice sender and automatic
+# certificate renewal.
 app.autodiscover_tasks(
     [
         "certificates.expiry",
@@ -19,5 +20,6 @@ app.autodiscover_tasks(
         "invoices.sync",
         "invoices.exports",
         "invoices.digest",
+        "invoices.sending",
     ]
 )

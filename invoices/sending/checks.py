@@ -29,7 +29,7 @@ from lxml import etree
 
 from clients.models import Client
 from invoices.documents.render import FA2_NAMESPACE, FA_RR_NAMESPACE
-from invoices.models import Invoice
+from invoices.models import Invoice, OutgoingInvoice
 from ksef import fa3
 from ksef.crypto import sha256_b64
 from ksef.errors import (
@@ -222,10 +222,11 @@ def _too_large(size: int, limit: int) -> StoredText:
 
 
 def check_files(client: Client, files: Sequence[InvoiceFile]) -> list[CheckedFile]:
-    """Check every file for sending as CLIENT's invoice (two queries, whatever the count)."""
+    """Check every file for sending as CLIENT's invoice (three queries, whatever the count)."""
     checked = [_check_one(client, file) for file in files]
     _mark_repeats_within(checked)
     _mark_known_to_ksef(client, checked)
+    _mark_sent_by_portal(client, checked)
     return checked
 
 
@@ -431,5 +432,46 @@ def _mark_known_to_ksef(client: Client, checked: Sequence[CheckedFile]) -> None:
                         "%(ksef_number)s): nadaj tej fakturze inny numer albo wyślij korektę."
                     ),
                     {"number": file.number, "ksef_number": ksef_number},
+                )
+            )
+
+
+_IN_FLIGHT = ("queued", "sending", "sent")
+
+
+def _mark_sent_by_portal(client: Client, checked: Sequence[CheckedFile]) -> None:
+    """A file the portal is already sending or has sent for the client (same bytes or
+    number) that the sync has not brought back yet: refused too (one query)."""
+    fresh = [file for file in checked if file.duplicate_of is None]
+    if not fresh:
+        return
+    hashes = {file.invoice_hash for file in fresh}
+    numbers = {file.number for file in fresh if file.number}
+    rows = OutgoingInvoice.objects.filter(client=client, state__in=_IN_FLIGHT).filter(
+        Q(invoice_hash__in=hashes) | Q(invoice_number__in=numbers)
+    )
+    by_hash: dict[str, str] = {}
+    by_number: dict[str, str] = {}
+    for invoice_hash, number, file_name in rows.values_list(
+        "invoice_hash", "invoice_number", "file_name"
+    ):
+        by_hash.setdefault(invoice_hash, file_name)
+        by_number.setdefault(number, file_name)
+    for file in fresh:
+        if file.invoice_hash in by_hash:
+            file.problems.append(
+                deferred(
+                    gettext_noop("Ten plik portal już wysyła albo wysłał (%(other)s)."),
+                    {"other": by_hash[file.invoice_hash]},
+                )
+            )
+        elif file.number in by_number:
+            file.problems.append(
+                deferred(
+                    gettext_noop(
+                        "Fakturę o numerze %(number)s portal już wysyła albo wysłał (%(other)s): "
+                        "nadaj tej fakturze inny numer albo wyślij korektę."
+                    ),
+                    {"number": file.number, "other": by_number[file.number]},
                 )
             )

@@ -1,0 +1,169 @@
+"""Sending a client's invoices: whether the portal may, the job of one upload, its start.
+
+`send_blocked_reason` is asked before an upload is accepted (no credential, no
+InvoiceWrite grant); `send_job_create` keeps the checked upload (valid files as draft
+invoices, refusals with their messages); `send_job_start` queues the drafts and the
+sender's task (invoices/sending/sender.py does the work).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext_noop
+
+from certificates.connection import credential_for_client_context
+from clients.models import AccessModel, Client
+from grants.models import PermissionGrant
+from invoices.models import OutgoingInvoice, SendJob
+from invoices.sending.checks import CheckedFile
+from portal.audit import audit_record
+from portal.messages import StoredText, deferred, to_data
+from portal.queue import enqueue_on_commit
+
+RUN_TASK = "invoices.send_job_run"
+
+
+def send_blocked_reason(client: Client) -> str:
+    """Why the portal cannot send for CLIENT ("" when it can), as a job error code.
+
+    In the office model KSeF admits the office into the client's context only through
+    the entity grant with InvoiceWrite the client gave it; without one every send would
+    end in 403, so the upload is refused before anything is accepted. In the client
+    credential model the client's own certificate logs in as the owner, who may issue.
+    """
+    if client.access_model == AccessModel.UNDECIDED:
+        return "no_access_model"
+    if credential_for_client_context(client) is None:
+        if client.access_model == AccessModel.OFFICE:
+            return "no_office_credential"
+        return "no_credential"
+    if client.access_model == AccessModel.OFFICE and not _office_may_issue(client):
+        return "no_invoice_write"
+    return ""
+
+
+def _office_may_issue(client: Client) -> bool:
+    grants = PermissionGrant.objects.filter(
+        client=client,
+        grantee_kind=PermissionGrant.GranteeKind.ENTITY,
+        state=PermissionGrant.State.GRANTED,
+    ).exclude(
+        verification__in=[
+            PermissionGrant.Verification.MISSING,
+            PermissionGrant.Verification.REVOKED_OUTSIDE,
+        ]
+    )
+    return any("InvoiceWrite" in (grant.permissions or []) for grant in grants)
+
+
+def send_job_create(
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    client: Client,
+    checked: Sequence[CheckedFile],
+    unpack_problems: Sequence[tuple[str, StoredText]] = (),
+) -> SendJob:
+    """Keep one checked upload: its valid files as draft invoices, the rest as refusals."""
+    refusals = [
+        {"name": name, "problems": [to_data(problem)], "duplicate_of": None}
+        for name, problem in unpack_problems
+    ] + [
+        {
+            "name": file.name,
+            "problems": [to_data(p) for p in file.problems],
+            "duplicate_of": file.duplicate_of,
+        }
+        for file in checked
+        if not file.ok
+    ]
+    user: Any = actor if isinstance(actor, AbstractBaseUser) else None
+    with transaction.atomic():
+        job = SendJob.objects.create(
+            client=client,
+            created_by=user,
+            file_count=len(checked) + len(unpack_problems),
+            refused_count=len(refusals),
+            refusals=refusals,
+        )
+        OutgoingInvoice.objects.bulk_create(
+            OutgoingInvoice(
+                client=client,
+                job=job,
+                position=position,
+                file_name=file.name[:500],
+                xml=file.content,
+                invoice_hash=file.invoice_hash,
+                size=len(file.content),
+                invoice_number=file.number[:256],
+                issue_date=file.issue_date,
+                buyer_name=file.buyer_name[:512],
+                gross_amount=file.gross_total,
+                currency=file.currency[:3],
+            )
+            for position, file in enumerate(checked)
+            if file.ok
+        )
+        audit_record(
+            office=client.office,
+            actor=actor,
+            action="invoices.send_checked",
+            obj=job,
+            details={"files": job.file_count, "refused": job.refused_count},
+            client_id=client.pk,
+        )
+    return job
+
+
+_ALREADY_QUEUED = gettext_noop(
+    "Ten sam plik jest już wysyłany albo wysłany w innej wysyłce tego klienta."
+)
+
+
+def send_job_start(
+    *, actor: AbstractBaseUser | AnonymousUser | None, job: SendJob, enqueue: bool = True
+) -> SendJob:
+    """Queue the job's drafts for KSeF (once: a started job is left as it is).
+
+    A draft whose bytes another job queued meanwhile is refused here (the unique
+    constraint is the last line of defence behind the checks)."""
+    with transaction.atomic():
+        claimed = SendJob.objects.filter(pk=job.pk, state=SendJob.State.CHECKED).update(
+            state=SendJob.State.QUEUED
+        )
+        job.refresh_from_db()
+        if not claimed:
+            return job
+        for draft in job.invoices.filter(state=OutgoingInvoice.State.DRAFT):
+            try:
+                with transaction.atomic():
+                    OutgoingInvoice.objects.filter(pk=draft.pk).update(
+                        state=OutgoingInvoice.State.QUEUED
+                    )
+            except IntegrityError:
+                job.refusals.append(
+                    {
+                        "name": draft.file_name,
+                        "problems": [to_data(deferred(_ALREADY_QUEUED))],
+                        "duplicate_of": None,
+                    }
+                )
+                draft.delete()
+        job.refused_count = len(job.refusals)
+        if not job.invoices.exists():
+            job.state = SendJob.State.DONE
+        job.save(update_fields=["refusals", "refused_count", "state"])
+        audit_record(
+            office=job.client.office,
+            actor=actor,
+            action="invoices.send_started",
+            obj=job,
+            details={"invoices": job.invoices.count()},
+            client_id=job.client_id,
+        )
+        if enqueue and job.state == SendJob.State.QUEUED:
+            enqueue_on_commit(RUN_TASK, job.pk)
+    return job

@@ -1,0 +1,137 @@
+"""The "Wyślij faktury" screens: the upload, the checks file by file before anything is
+sent, the job's progress (polled while KSeF works) and each sent invoice's UPO.
+
+Staff who may work on the client send for it: its assigned accountants, managers and
+admins; another office's client or an unassigned accountant's → 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
+
+from clients.models import Client
+from clients.selectors import client_get
+from invoices.models import OutgoingInvoice, SendJob
+from invoices.sending import checks, services
+from invoices.sending.forms import SendUploadForm
+from invoices.sending.messages import job_error_message, rejection_message
+from portal.access import ALL_ROLES, membership_of, role_required, scoped_get
+from portal.audit import audit_record
+from portal.http import HtmxHttpRequest, redirect_after_post
+from portal.messages import render as render_message
+
+UPLOAD = "invoices/sending/upload.html"
+JOB = "invoices/sending/job.html"
+
+
+def _client(request: HtmxHttpRequest, pk: int) -> Client:
+    return client_get(membership_of(request), pk, roles=ALL_ROLES)
+
+
+def _job(request: HtmxHttpRequest, client: Client, job_pk: int) -> SendJob:
+    jobs = SendJob.objects.filter(client=client)
+    return scoped_get(membership_of(request), jobs, office_field="client__office", pk=job_pk)
+
+
+@require_http_methods(["GET", "POST"])
+@role_required(*ALL_ROLES)
+def send_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    client = _client(request, pk)
+    blocked = services.send_blocked_reason(client)
+    form = SendUploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and not blocked and form.is_valid():
+        uploads = [
+            checks.InvoiceFile(upload.name or "plik", upload.read())
+            for upload in form.cleaned_data["invoice_files"]
+        ]
+        unpacked = checks.unpack(uploads)
+        job = services.send_job_create(
+            actor=request.user,
+            client=client,
+            checked=checks.check_files(client, unpacked.files),
+            unpack_problems=unpacked.problems,
+        )
+        return redirect_after_post(request, reverse("invoices:send_job", args=[client.pk, job.pk]))
+    context = {
+        "client": client,
+        "form": form,
+        "blocked": job_error_message(blocked, {"nip": client.nip}) if blocked else "",
+        "jobs": SendJob.objects.filter(client=client).order_by("-created_at")[:10],
+    }
+    return render(request, UPLOAD, context, status=200)
+
+
+def _job_context(client: Client, job: SendJob) -> dict[str, Any]:
+    invoices = list(job.invoices.order_by("position"))
+    for invoice in invoices:
+        invoice.explained = rejection_message(invoice.status_code, invoice.status_description)  # type: ignore[attr-defined]
+    refusals = [
+        {
+            "name": refusal["name"],
+            "problems": [render_message(p) for p in refusal["problems"]],
+            "duplicate_of": refusal.get("duplicate_of"),
+        }
+        for refusal in job.refusals
+    ]
+    return {
+        "client": client,
+        "job": job,
+        "invoices": invoices,
+        "refusals": refusals,
+        "sendable": sum(1 for i in invoices if i.state == OutgoingInvoice.State.DRAFT),
+        "sent": sum(1 for i in invoices if i.state == OutgoingInvoice.State.SENT),
+        "error": job_error_message(job.error_code, job.error_params)
+        if job.state == SendJob.State.FAILED
+        else "",
+    }
+
+
+@require_GET
+@role_required(*ALL_ROLES)
+def send_job(request: HtmxHttpRequest, pk: int, job_pk: int) -> HttpResponse:
+    client = _client(request, pk)
+    job = _job(request, client, job_pk)
+    context = _job_context(client, job)
+    if request.htmx and not request.htmx.boosted:
+        response = render(request, f"{JOB}#send-progress", context)
+        if not job.busy:
+            return HttpResponseStopPolling(response.content)
+        return response
+    return render(request, JOB, context)
+
+
+@require_POST
+@role_required(*ALL_ROLES)
+def send_confirm(request: HtmxHttpRequest, pk: int, job_pk: int) -> HttpResponse:
+    client = _client(request, pk)
+    job = _job(request, client, job_pk)
+    if not services.send_blocked_reason(client):
+        services.send_job_start(actor=request.user, job=job)
+    return redirect_after_post(request, reverse("invoices:send_job", args=[client.pk, job.pk]))
+
+
+@require_GET
+@role_required(*ALL_ROLES)
+def outgoing_upo(request: HtmxHttpRequest, pk: int, invoice_pk: int) -> HttpResponse:
+    client = _client(request, pk)
+    sent = OutgoingInvoice.objects.filter(
+        client=client, state=OutgoingInvoice.State.SENT, upo_xml__isnull=False
+    )
+    invoice = scoped_get(membership_of(request), sent, office_field="client__office", pk=invoice_pk)
+    audit_record(
+        office=client.office,
+        actor=request.user,
+        action="invoices.upo_downloaded",
+        obj=invoice,
+        details={"ksef_number": invoice.ksef_number},
+        client_id=client.pk,
+    )
+    response = HttpResponse(bytes(invoice.upo_xml or b""), content_type="application/xml")
+    response["Content-Disposition"] = f'attachment; filename="UPO-{invoice.ksef_number}.xml"'
+    return response

@@ -1,0 +1,161 @@
+"""The "Wyślij faktury" screens: upload, checks file by file before anything is sent,
+confirm, the job's progress (HTMX polling that stops when the job ends), the UPO; and who
+may reach them (assigned accountant, manager, admin; others 404; wrong method 405)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from invoices.models import OutgoingInvoice, SendJob
+from tests.invoices.sending.support import example, queued_job, seller, sendsim_fixture  # noqa: F401
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def sending_client(office, accountant):  # type: ignore[no-untyped-def]
+    client = seller(office)
+    client.assigned_accountants.set([accountant])
+    return client
+
+
+def _zip(*files: tuple[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files:
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _upload(http, client, *files: tuple[str, bytes]):  # type: ignore[no-untyped-def]
+    uploads = [SimpleUploadedFile(name, content) for name, content in files]
+    return http.post(reverse("invoices:send", args=[client.pk]), {"invoice_files": uploads})
+
+
+def test_an_upload_is_checked_file_by_file_and_nothing_is_sent_before_confirming(
+    login, accountant, sending_client
+):
+    http = login(accountant)
+    bad = example(sending_client, "FV/2").replace(sending_client.nip.encode(), b"9999999999", 1)
+    response = _upload(
+        http,
+        sending_client,
+        ("paczka.zip", _zip(("FV-1.xml", example(sending_client, "FV/1")), ("obcy.xml", bad))),
+    )
+
+    job = SendJob.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("invoices:send_job", args=[sending_client.pk, job.pk])
+    page = http.get(response["Location"]).content.decode()
+    assert "paczka.zip/obcy.xml" in page and "Sprzedawcą w pliku jest NIP 9999999999" in page
+    assert "Wyślij 1 fakturę do KSeF" in page
+    assert job.state == SendJob.State.CHECKED
+    assert job.invoices.get().state == OutgoingInvoice.State.DRAFT
+
+
+def test_confirming_sends_and_the_job_page_shows_the_ksef_number_and_the_upo(
+    login, accountant, sending_client, sendsim, monkeypatch, django_capture_on_commit_callbacks
+):
+    from invoices.sending import sender as sender_module
+
+    monkeypatch.setattr(sender_module, "Sender", lambda: sendsim.sender())
+    http = login(accountant)
+    _upload(http, sending_client, ("FV-1.xml", example(sending_client, "FV/1")))
+    job = SendJob.objects.get()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = http.post(reverse("invoices:send_confirm", args=[sending_client.pk, job.pk]))
+
+    assert response.status_code == 302
+    sent = job.invoices.get()
+    assert sent.state == OutgoingInvoice.State.SENT
+    page = http.get(reverse("invoices:send_job", args=[sending_client.pk, job.pk])).content
+    assert sent.ksef_number.encode() in page
+    upo = http.get(reverse("invoices:outgoing_upo", args=[sending_client.pk, sent.pk]))
+    assert upo.status_code == 200 and upo["Content-Type"] == "application/xml"
+    assert sent.ksef_number.encode() in upo.content
+
+
+def test_the_progress_fragment_polls_while_busy_and_stops_when_done(
+    login, accountant, sending_client
+):
+    job = queued_job(sending_client, [("FV-1.xml", example(sending_client, "FV/1"))])
+    http = login(accountant)
+    url = reverse("invoices:send_job", args=[sending_client.pk, job.pk])
+
+    busy = http.get(url, HTTP_HX_REQUEST="true")
+    assert busy.status_code == 200 and b'hx-trigger="every 2s"' in busy.content
+    assert b"<html" not in busy.content
+    SendJob.objects.filter(pk=job.pk).update(state=SendJob.State.DONE)
+    done = http.get(url, HTTP_HX_REQUEST="true")
+    assert done.status_code == 286 and b"every 2s" not in done.content
+
+
+def test_a_client_without_a_credential_gets_the_reason_instead_of_the_form(
+    login, accountant, office
+):
+    from tests.factories import make_client
+
+    client = make_client(office, assigned=[accountant], access_model="client")
+    page = login(accountant).get(reverse("invoices:send", args=[client.pk])).content.decode()
+
+    assert "Brak aktywnego poświadczenia" in page and "send-upload-form" not in page
+
+
+@pytest.mark.parametrize("persona", ["manager", "admin_member"])
+def test_managers_and_admins_may_send_for_any_client(request, login, persona, sending_client):
+    http = login(request.getfixturevalue(persona))
+
+    assert http.get(reverse("invoices:send", args=[sending_client.pk])).status_code == 200
+
+
+@pytest.mark.parametrize("persona", ["unassigned_accountant", "outsider"])
+def test_others_get_404_on_every_sending_page(request, login, persona, sending_client):
+    job = queued_job(sending_client, [("FV-1.xml", example(sending_client, "FV/1"))])
+    invoice = job.invoices.get()
+    OutgoingInvoice.objects.filter(pk=invoice.pk).update(state="sent", upo_xml=b"<UPO/>")
+    http = login(request.getfixturevalue(persona))
+
+    assert http.get(reverse("invoices:send", args=[sending_client.pk])).status_code == 404
+    assert _upload(http, sending_client, ("a.xml", b"<x/>")).status_code == 404
+    job_url = reverse("invoices:send_job", args=[sending_client.pk, job.pk])
+    assert http.get(job_url).status_code == 404
+    confirm = reverse("invoices:send_confirm", args=[sending_client.pk, job.pk])
+    assert http.post(confirm).status_code == 404
+    upo = reverse("invoices:outgoing_upo", args=[sending_client.pk, invoice.pk])
+    assert http.get(upo).status_code == 404
+
+
+def test_another_clients_job_and_upo_are_404_under_this_client(
+    login, manager, office, sending_client
+):
+    other = seller(office)
+    job = queued_job(other, [("FV-1.xml", example(other, "FV/1"))])
+    invoice = job.invoices.get()
+    OutgoingInvoice.objects.filter(pk=invoice.pk).update(state="sent", upo_xml=b"<UPO/>")
+    http = login(manager)
+
+    assert (
+        http.get(reverse("invoices:send_job", args=[sending_client.pk, job.pk])).status_code == 404
+    )
+    upo = reverse("invoices:outgoing_upo", args=[sending_client.pk, invoice.pk])
+    assert http.get(upo).status_code == 404
+
+
+def test_the_wrong_method_is_405(login, accountant, sending_client):
+    job = queued_job(sending_client, [("FV-1.xml", example(sending_client, "FV/1"))])
+    http = login(accountant)
+
+    assert (
+        http.get(reverse("invoices:send_confirm", args=[sending_client.pk, job.pk])).status_code
+        == 405
+    )
+    assert (
+        http.post(reverse("invoices:send_job", args=[sending_client.pk, job.pk])).status_code == 405
+    )
+    assert http.delete(reverse("invoices:send", args=[sending_client.pk])).status_code == 405

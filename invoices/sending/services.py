@@ -128,12 +128,15 @@ def send_job_start(
 ) -> SendJob:
     """Queue the job's drafts for KSeF (once: a started job is left as it is).
 
-    A draft whose bytes another job queued meanwhile is refused here (the unique
+    A failed job starts again the same way ("Spróbuj ponownie", after the missing
+    credential or grant is in place): its drafts are queued again, and invoices it left
+    "sending" stay so — the sender first looks their session up in KSeF, so none is sent
+    twice. A draft whose bytes another job queued meanwhile is refused here (the unique
     constraint is the last line of defence behind the checks)."""
     with transaction.atomic():
-        claimed = SendJob.objects.filter(pk=job.pk, state=SendJob.State.CHECKED).update(
-            state=SendJob.State.QUEUED
-        )
+        claimed = SendJob.objects.filter(
+            pk=job.pk, state__in=[SendJob.State.CHECKED, SendJob.State.FAILED]
+        ).update(state=SendJob.State.QUEUED, error_code="", error_params={}, finished_at=None)
         job.refresh_from_db()
         if not claimed:
             return job

@@ -86,6 +86,11 @@ def _job_context(client: Client, job: SendJob) -> dict[str, Any]:
         "refusals": refusals,
         "sendable": sum(1 for i in invoices if i.state == OutgoingInvoice.State.DRAFT),
         "sent": sum(1 for i in invoices if i.state == OutgoingInvoice.State.SENT),
+        # A failed job with drafts to queue again or invoices to settle in KSeF.
+        "retryable": any(
+            i.state in (OutgoingInvoice.State.DRAFT, OutgoingInvoice.State.SENDING)
+            for i in invoices
+        ),
         "error": job_error_message(job.error_code, job.error_params)
         if job.state == SendJob.State.FAILED
         else "",

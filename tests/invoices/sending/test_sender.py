@@ -176,3 +176,36 @@ def test_every_send_is_in_the_audit_log_and_the_credential_use_in_its_custody_lo
     assert sent.details["ksef_number"] == job.invoices.get().ksef_number
     used = AuditEvent.objects.filter(action="credential.used", client_id=client.pk)
     assert used.filter(details__purpose="invoice_send").exists()
+
+
+def test_a_failed_job_started_again_settles_what_it_left_in_ksef_and_sends_each_invoice_once(
+    sendsim, office
+):
+    from certificates.models import Credential
+    from invoices.sending import services
+
+    client = seller(office)
+    files = [(f"FV-{n}.xml", example(client, f"FV/{n}/2026")) for n in range(1, 4)]
+    job = queued_job(client, files)
+    sendsim.transport.strike = (2, "crash")
+    with pytest.raises(WorkerKilled):
+        sendsim.sender().run(job.pk)
+    sendsim.transport.strike = None
+    # Before the next run the client's credential goes: the job fails, the invoices posted
+    # stay "sending" (KSeF may hold them), the others are drafts again.
+    credentials = Credential.objects.filter(client=client, status=Credential.Status.ACTIVE)
+    kept = list(credentials.values_list("pk", flat=True))
+    credentials.update(status=Credential.Status.REPLACED)
+    sendsim.clock.advance(LEASE.total_seconds() + 1)
+    assert sendsim.sender().run(job.pk) == SendJob.State.FAILED
+    assert job.invoices.filter(state=State.SENDING).exists()
+
+    Credential.objects.filter(pk__in=kept).update(status=Credential.Status.ACTIVE)
+    restarted = services.send_job_start(
+        actor=None, job=SendJob.objects.get(pk=job.pk), enqueue=False
+    )
+
+    assert restarted.state == SendJob.State.QUEUED and not restarted.error_code
+    assert sendsim.sender().run(job.pk) == SendJob.State.DONE
+    assert job.invoices.filter(state=State.SENT).count() == 3
+    assert sorted(sendsim.ksef_numbers().values()) == [1, 1, 1]

@@ -159,3 +159,24 @@ def test_the_wrong_method_is_405(login, accountant, sending_client):
         http.post(reverse("invoices:send_job", args=[sending_client.pk, job.pk])).status_code == 405
     )
     assert http.delete(reverse("invoices:send", args=[sending_client.pk])).status_code == 405
+
+
+def test_a_failed_job_offers_to_try_again_and_trying_again_queues_its_drafts(
+    login, accountant, sending_client, sendsim
+):
+    job = queued_job(sending_client, [("FV-1.xml", example(sending_client, "FV/1"))])
+    job.invoices.update(state=OutgoingInvoice.State.DRAFT)
+    SendJob.objects.filter(pk=job.pk).update(state=SendJob.State.FAILED, error_code="timeout")
+    http = login(accountant)
+    job_url = reverse("invoices:send_job", args=[sending_client.pk, job.pk])
+
+    page = http.get(job_url).content.decode()
+    assert 'id="send-retry-form"' in page and "Spróbuj ponownie" in page
+
+    response = http.post(reverse("invoices:send_confirm", args=[sending_client.pk, job.pk]))
+
+    assert response.status_code == 302
+    job.refresh_from_db()
+    assert job.state == SendJob.State.QUEUED and job.error_code == ""
+    assert job.invoices.get().state == OutgoingInvoice.State.QUEUED
+    assert 'id="send-retry-form"' not in http.get(job_url).content.decode()

@@ -473,6 +473,29 @@ def upload_link_create(
     valid_days: int = UPLOAD_LINK_DEFAULT_DAYS,
 ) -> UploadLink:
     """Create a single-use link and e-mail it to the client contact (only the hash is kept)."""
+    with transaction.atomic():
+        link, url = upload_link_new(
+            actor=actor,
+            client=client,
+            kind=kind,
+            recipient_email=recipient_email,
+            valid_days=valid_days,
+        )
+        # The link goes out only once the row is committed; the raw token lives nowhere else.
+        transaction.on_commit(lambda: _send_upload_link(link, url))
+    return link
+
+
+def upload_link_new(
+    *,
+    actor: User | None,
+    client: Client,
+    kind: str,
+    recipient_email: str,
+    valid_days: int = UPLOAD_LINK_DEFAULT_DAYS,
+) -> tuple[UploadLink, str]:
+    """A single-use link (its row and audit entry) and its URL — the only place the raw
+    token exists; the caller puts it into the one e-mail that carries it."""
     if kind not in Credential.Kind.values:
         raise ValueError(f"unknown credential kind {kind!r}")
     raw_token = secrets.token_urlsafe(32)
@@ -498,12 +521,10 @@ def upload_link_create(
                 "expires_at": link.expires_at.isoformat(),
             },
         )
-        url = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
-            "certificates:self_upload", kwargs={"token": raw_token}
-        )
-        # The link goes out only once the row is committed; the raw token lives nowhere else.
-        transaction.on_commit(lambda: _send_upload_link(link, url))
-    return link
+    url = settings.PORTAL_BASE_URL.rstrip("/") + reverse(
+        "certificates:self_upload", kwargs={"token": raw_token}
+    )
+    return link, url
 
 
 def _send_upload_link(link: UploadLink, url: str) -> None:

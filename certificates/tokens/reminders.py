@@ -33,14 +33,11 @@ from __future__ import annotations
 
 import datetime
 import logging
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -71,7 +68,7 @@ from certificates.models import (
     TokenReminder,
     UploadLink,
 )
-from certificates.services import UPLOAD_LINK_DEFAULT_DAYS, upload_link_token_hash
+from certificates.services import upload_link_new
 from certificates.tokens.selectors import own_token_condition, token_stopped
 from clients.models import Client
 from portal.audit import audit_record
@@ -168,35 +165,10 @@ def _release(row: TokenReminder, **changes: Any) -> bool:
 
 
 def _create_link(client: Client, recipient: str) -> tuple[UploadLink, str]:
-    """A single-use link for an authentication certificate; returns it with its URL (the
-    only place the raw token exists, besides the e-mail)."""
-    raw_token = secrets.token_urlsafe(32)
-    with transaction.atomic():
-        link = UploadLink.objects.create(
-            office=client.office,
-            client=client,
-            kind=Credential.Kind.AUTHENTICATION,
-            token_hash=upload_link_token_hash(raw_token),
-            recipient_email=recipient,
-            created_by=None,
-            expires_at=timezone.now() + datetime.timedelta(days=UPLOAD_LINK_DEFAULT_DAYS),
-        )
-        audit_record(
-            office=client.office,
-            actor=None,
-            action="upload_link.created",
-            obj=client,
-            details={
-                "link_id": link.pk,
-                "kind": link.kind,
-                "recipient": recipient,
-                "expires_at": link.expires_at.isoformat(),
-            },
-        )
-    url = str(settings.PORTAL_BASE_URL).rstrip("/") + reverse(
-        "certificates:self_upload", kwargs={"token": raw_token}
+    """A single-use link for an authentication certificate, with its URL."""
+    return upload_link_new(
+        actor=None, client=client, kind=Credential.Kind.AUTHENTICATION, recipient_email=recipient
     )
-    return link, url
 
 
 def token_reminder_context(

@@ -16,7 +16,9 @@ in the reader's language wherever they are shown later.
 from __future__ import annotations
 
 import io
+import lzma
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -192,7 +194,7 @@ def _unpack_zip(upload: InvoiceFile, result: Unpacked, budget: list[int]) -> Non
         try:
             with archive.open(member) as stream:
                 content = stream.read(limit + 1)
-        except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, RuntimeError):
+        except _BROKEN_MEMBER:
             result.problems.append(
                 (name, deferred(gettext_noop("Nie udało się rozpakować tego pliku z archiwum.")))
             )
@@ -202,6 +204,21 @@ def _unpack_zip(upload: InvoiceFile, result: Unpacked, budget: list[int]) -> Non
             continue
         if not _take(result, InvoiceFile(name, content), budget):
             return
+
+
+# What reading a damaged member raises: a CRC or header mismatch (BadZipFile), corrupt
+# deflate / LZMA data (zlib.error, LZMAError), corrupt bzip2 or truncated data (OSError,
+# EOFError), a compression method Python lacks (NotImplementedError), and a password the
+# flag check above missed (RuntimeError).
+_BROKEN_MEMBER = (
+    zipfile.BadZipFile,
+    zlib.error,
+    lzma.LZMAError,
+    OSError,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+)
 
 
 def _too_large(size: int, limit: int) -> StoredText:

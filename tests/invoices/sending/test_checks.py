@@ -342,3 +342,25 @@ def test_an_encrypted_member_is_refused_with_advice():
 
     assert result.files == []
     assert "zaszyfrowany hasłem" in str(result.problems[0][1])
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA])
+def test_a_member_with_corrupt_compressed_data_is_named_not_a_crash(method):
+    archive = bytearray(_zip_with({"a.xml": b"<a>" + b"x" * 5000 + b"</a>"}, method))
+    for offset in range(40, 60):  # inside the member's compressed bytes
+        archive[offset] ^= 0xFF
+
+    result = unpack([InvoiceFile("a.zip", bytes(archive)), InvoiceFile("b.xml", b"<b/>")])
+
+    assert [f.name for f in result.files] == ["b.xml"]
+    assert [str(p) for _, p in result.problems] == [
+        "Nie udało się rozpakować tego pliku z archiwum."
+    ]
+
+
+def _zip_with(members: dict[str, bytes], method: int) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", method) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()

@@ -12,12 +12,11 @@ Retry-After.
 
 from __future__ import annotations
 
-import random
-
 from celery import Task, shared_task
 
 from grants import departure, verification
 from grants import services as grants
+from portal.queue import backoff_countdown
 
 MAX_RETRIES = 8
 BACKOFF_BASE_SECONDS = 5.0
@@ -25,10 +24,9 @@ BACKOFF_MAX_SECONDS = 600.0
 
 
 def retry_countdown(retries: int, retry_after: float | None = None) -> float:
-    """Equal-jitter exponential backoff, floored at KSeF's Retry-After."""
-    ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2**retries)
-    delay = ceiling / 2 + random.random() * ceiling / 2  # noqa: S311 - not security relevant
-    return float(max(delay, retry_after or 0.0))
+    return backoff_countdown(
+        retries, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_MAX_SECONDS, retry_after=retry_after
+    )
 
 
 @shared_task(name="clients.grant_process", bind=True, acks_late=True, max_retries=MAX_RETRIES)

@@ -8,6 +8,8 @@ already in the broker refer to them).
 
 from __future__ import annotations
 
+import random
+
 from django.db import transaction
 
 from portal.celery import app
@@ -25,3 +27,13 @@ def enqueue(task_name: str, *args: int) -> None:
 def enqueue_on_commit(task_name: str, *args: int) -> None:
     """Send the task once the surrounding transaction commits, so the worker sees its rows."""
     transaction.on_commit(lambda: enqueue(task_name, *args))
+
+
+def backoff_countdown(
+    retries: int, *, base: float, cap: float, retry_after: float | None = None
+) -> float:
+    """Seconds before retry number RETRIES + 1: equal-jitter exponential backoff from BASE
+    up to CAP, never sooner than KSeF's Retry-After."""
+    ceiling = min(cap, base * 2**retries)
+    delay = ceiling / 2 + random.random() * ceiling / 2  # noqa: S311 - not security relevant
+    return float(max(delay, retry_after or 0.0))

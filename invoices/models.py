@@ -632,6 +632,31 @@ class OutgoingInvoice(models.Model):
     )
     attempted_at = models.DateTimeField(null=True, blank=True)  # the last POST began
     updated_at = models.DateTimeField(auto_now=True)
+    # --- offline issuance (invoicing_mode != online; digest §7) ---------------------------
+    # When the portal accepted the invoice offline and gave it KOD II; the invoice is then
+    # issued (it may be handed to the buyer) and waits for KSeF with `offlineMode: true`.
+    issued_offline_at = models.DateTimeField(null=True, blank=True)
+    # The last day (inclusive, Polish calendar) the invoice may reach KSeF; null while the
+    # outage it was issued in has not ended (the deadline counts from the end).
+    offline_deadline = models.DateField(_("termin wysłania do KSeF"), null=True, blank=True)
+    # KOD II: the certificate verification link, signed with the client's offline
+    # certificate (the signature is in the link; nothing secret is stored).
+    certificate_url = models.CharField(max_length=1000, blank=True)
+    offline_credential = models.ForeignKey(
+        "certificates.Credential",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    outage = models.ForeignKey(
+        "invoices.KsefOutage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="invoices",
+    )
+    deadline_reminded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("faktura wysyłana")
@@ -648,7 +673,46 @@ class OutgoingInvoice(models.Model):
         indexes = [
             models.Index(fields=["client", "invoice_number"], name="outgoing_number_idx"),
             models.Index(fields=["session_reference"], name="outgoing_session_idx"),
+            models.Index(fields=["state", "offline_deadline"], name="outgoing_deadline_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.state})"
+
+
+class KsefOutage(models.Model):
+    """A period in which KSeF does not take invoices, as the portal knows it (digest §7.1).
+
+    Detected when every call fails with 5xx/unreachable (`source=detected`) or declared by
+    an operator after a Ministry announcement (`source=declared`). `kind` decides the
+    deadline of the invoices issued offline in it: unavailability (`offline`) — the next
+    business day after it ends; a failure (`emergency`) — 7 business days after it ends.
+    `ended_at` is null while it lasts.
+    """
+
+    class Kind(models.TextChoices):
+        UNAVAILABLE = "offline", _("Niedostępność KSeF")
+        EMERGENCY = "emergency", _("Awaria KSeF")
+
+    class Source(models.TextChoices):
+        DETECTED = "detected", _("Wykryta przez portal")
+        DECLARED = "declared", _("Ogłoszona (wpisana przez operatora)")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.UNAVAILABLE)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.DETECTED)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("niedostępność KSeF")
+        verbose_name_plural = _("niedostępności KSeF")
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def ongoing(self) -> bool:
+        return self.ended_at is None

@@ -63,6 +63,10 @@ logger = logging.getLogger(__name__)
 ACTOR_LABEL = "seed_demo (dane demonstracyjne)"
 CERTIFICATE_EXPIRY_DAYS = (5, 20, 45, 80, 300)
 OFFICE_CERTIFICATE_DAYS = 200
+# The clients with their own certificates whose offline certificate (type 2) is stored too,
+# so the demo can issue invoices offline with KOD II: those with the longest-lived ones.
+OFFLINE_CERTIFICATE_CLIENTS = 2
+OFFLINE_CERTIFICATE_DAYS = 365
 # Of the office-model clients, this many grant the office entity permissions in KSeF,
 # and the portal has already discovered all but the last of them.
 OFFICE_GRANTERS = 3
@@ -127,7 +131,7 @@ class DemoCertificate:
     certificate: x509.Certificate
     key: PrivateKey
 
-    def upload(self) -> CertificateUpload:
+    def upload(self, stem: str = "uwierzytelnienie") -> CertificateUpload:
         """The pair as the upload form would receive it (in memory only)."""
         certificate_pem = self.certificate.public_bytes(serialization.Encoding.PEM)
         key_pem = self.key.private_bytes(
@@ -136,15 +140,23 @@ class DemoCertificate:
             serialization.NoEncryption(),
         )
         return CertificateUpload(
-            certificate=UploadedFile("uwierzytelnienie.crt", certificate_pem),
-            private_key=UploadedFile("uwierzytelnienie.key", key_pem),
+            certificate=UploadedFile(f"{stem}.crt", certificate_pem),
+            private_key=UploadedFile(f"{stem}.key", key_pem),
         )
 
 
 def demo_certificate(
-    *, nip: str, name: str, personal: bool, days: int, pesel: str | None = None
+    *,
+    nip: str,
+    name: str,
+    personal: bool,
+    days: int,
+    pesel: str | None = None,
+    offline: bool = False,
 ) -> DemoCertificate:
-    """A self-signed KSeF authentication certificate, accepted as on KSeF TEST.
+    """A self-signed KSeF authentication certificate, accepted as on KSeF TEST; with
+    `offline` the client's offline certificate (type 2: CN suffix "(offline)", key usage
+    nonRepudiation only), which signs KOD II of invoices issued offline.
 
     A company gets a seal (organizationIdentifier VATPL-<NIP>); a sole proprietor a
     personal certificate with serialNumber PNOPL-<PESEL> when the owner's PESEL is given
@@ -154,7 +166,8 @@ def demo_certificate(
     key = generate_private_key("ec")
     # X.509 caps a CN at 64 characters; the KSeF type suffix must survive the cut.
     short_name = name[:40].rstrip()
-    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, f"{short_name} (uwierzytelnienie)")]
+    suffix = "(offline)" if offline else "(uwierzytelnienie)"
+    attributes = [x509.NameAttribute(NameOID.COMMON_NAME, f"{short_name} {suffix}")]
     if personal:
         first, last = _person_name(name)
         attributes += [
@@ -182,8 +195,8 @@ def demo_certificate(
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(
             x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
+                digital_signature=not offline,
+                content_commitment=offline,
                 key_encipherment=False,
                 data_encipherment=False,
                 key_agreement=False,
@@ -288,6 +301,9 @@ def seed_simulator(*, office: Office, admin: User, persons: dict[str, str]) -> R
     for pk, days in plan.certificate_days.items():
         _set_access_model(by_pk[pk], admin, AccessModel.CLIENT_CREDENTIAL)
         _client_certificate(by_pk[pk], days, report)
+    longest = sorted(plan.certificate_days, key=plan.certificate_days.__getitem__, reverse=True)
+    for pk in longest[:OFFLINE_CERTIFICATE_CLIENTS]:
+        _client_certificate(by_pk[pk], OFFLINE_CERTIFICATE_DAYS, report, offline=True)
     for pk in plan.office_model:
         _set_access_model(by_pk[pk], admin, AccessModel.OFFICE)
         report.office_model += 1
@@ -436,8 +452,14 @@ def _set_access_model(client: Client, admin: User, access_model: str) -> None:
         client_access_model_set(actor=admin, client=client, access_model=access_model)
 
 
-def _client_certificate(client: Client, days: int, report: Report) -> None:
-    if client_credential_for(client) is not None:
+def _client_certificate(
+    client: Client, days: int, report: Report, *, offline: bool = False
+) -> None:
+    kind = Credential.Kind.OFFLINE if offline else Credential.Kind.AUTHENTICATION
+    if offline:
+        if client.credentials.filter(kind=kind, status=Credential.Status.ACTIVE).exists():
+            return
+    elif client_credential_for(client) is not None:
         return
     personal = client.legal_form == LegalForm.SOLE_PROPRIETORSHIP
     prerequisite = Prerequisite.objects.filter(client=client).first()
@@ -449,7 +471,12 @@ def _client_certificate(client: Client, days: int, report: Report) -> None:
         else None
     )
     demo = demo_certificate(
-        nip=client.nip, name=client.name, personal=personal, days=days, pesel=owner_pesel
+        nip=client.nip,
+        name=client.name,
+        personal=personal,
+        days=days,
+        pesel=owner_pesel,
+        offline=offline,
     )
     consent = Consent()
     if personal:
@@ -458,8 +485,8 @@ def _client_certificate(client: Client, days: int, report: Report) -> None:
     credential_upload(
         office=client.office,
         client=client,
-        kind=Credential.Kind.AUTHENTICATION,
-        upload=demo.upload(),
+        kind=kind,
+        upload=demo.upload("offline" if offline else "uwierzytelnienie"),
         consent=consent,
         actor=None,
         actor_label=ACTOR_LABEL,

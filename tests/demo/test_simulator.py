@@ -13,6 +13,7 @@ from datetime import timedelta
 from io import StringIO
 
 import pytest
+from cryptography import x509
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
@@ -26,6 +27,7 @@ from grants.services import office_entity_grant
 from grants.verification import grants_verify_request
 from invoices.models import SyncCursor
 from invoices.sync.services import syncable_clients
+from ksef.certificates import KsefCertificateKind, describe_certificate
 from ksef_simulator import SimulatorConfig, create_app
 from ksef_simulator.state import State
 from portal.models import AuditEvent, Membership, Office
@@ -174,6 +176,22 @@ def test_certificates_expire_at_varied_dates_and_keys_are_stored_encrypted(simul
         cursor.execute("SELECT private_key_pem FROM certificates_credentialsecret")
         raw = [row[0] for row in cursor.fetchall()]
     assert raw and not any("PRIVATE KEY" in str(value) for value in raw)
+
+
+def test_the_two_longest_lived_client_certificates_come_with_an_offline_certificate(simulator):
+    _seed()
+
+    offline = Credential.objects.filter(kind=Credential.Kind.OFFLINE, status="active")
+    assert offline.count() == 2
+    for credential in offline:
+        described = describe_certificate(
+            x509.load_pem_x509_certificate(credential.certificate_pem.encode())
+        )
+        assert described.kind is KsefCertificateKind.OFFLINE
+    authentication = Credential.objects.filter(
+        client__isnull=False, kind=Credential.Kind.AUTHENTICATION, status="active"
+    ).order_by("-valid_to")
+    assert {c.client_id for c in offline} == {c.client_id for c in authentication[:2]}
 
 
 def test_the_simulator_holds_invoices_of_the_demo_clients(simulator):

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from clients.selectors import clients_visible_to
-from invoices.models import ClientInvoice, Invoice
+from invoices.models import ClientInvoice, Invoice, OutgoingInvoice
 from portal.models import Membership
 
 
@@ -30,6 +30,24 @@ def invoice_get(membership: Membership, pk: int) -> Invoice:
     """One invoice the member may see, or 404."""
     try:
         return invoices_visible_to(membership).get(pk=pk)
+    except Invoice.DoesNotExist as exc:
+        raise Http404 from exc
+
+
+def invoice_get_for_document(membership: Membership, pk: int) -> Invoice:
+    """`invoice_get`, with `offline_certificate_url`: the KOD II link when the portal
+    issued the invoice offline ("" otherwise), read in the same query."""
+    certificate_url = (
+        OutgoingInvoice.objects.filter(invoice=OuterRef("pk"))
+        .exclude(certificate_url="")
+        .values("certificate_url")[:1]
+    )
+    try:
+        return (
+            invoices_visible_to(membership)
+            .annotate(offline_certificate_url=Subquery(certificate_url))
+            .get(pk=pk)
+        )
     except Invoice.DoesNotExist as exc:
         raise Http404 from exc
 

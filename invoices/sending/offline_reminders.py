@@ -31,7 +31,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from certificates.expiry.reminders import (
     Recipients,
@@ -44,6 +44,7 @@ from certificates.expiry.reminders import (
 from certificates.expiry.selectors import local_today
 from clients.models import Client
 from invoices.models import OutgoingInvoice
+from invoices.sending.deadline_text import deadline_of
 from portal.audit import audit_record
 from portal.models import Membership
 
@@ -190,23 +191,23 @@ def _release(invoices: list[OutgoingInvoice], now: datetime.datetime) -> None:
 def offline_reminder_context(
     member: Membership, invoices: list[OutgoingInvoice], today: datetime.date
 ) -> dict[str, Any]:
-    rows = [
-        {
-            "invoice": invoice,
-            "client": invoice.client,
-            "deadline_days": (invoice.offline_deadline - today).days
-            if invoice.offline_deadline
-            else None,
-            "url": _portal_url("invoices:outgoing_view", invoice.client_id, invoice.pk),
-        }
-        for invoice in invoices
-    ]
+    with translation.override("pl"):  # as the e-mail (render_email)
+        rows = [
+            {
+                "invoice": invoice,
+                "client": invoice.client,
+                "due": deadline_of(invoice.offline_deadline, today),
+                "url": _portal_url("invoices:outgoing_view", invoice.client_id, invoice.pk),
+            }
+            for invoice in invoices
+        ]
+    overdue = [i for i in invoices if i.offline_deadline and i.offline_deadline < today]
     return {
         "member": member,
         "office": member.office,
         "rows": rows,
         "count": len(rows),
-        "overdue": sum(1 for row in rows if (row["deadline_days"] or 0) < 0),
+        "overdue": len(overdue),
         "dashboard_url": _portal_url("invoices:offline"),
     }
 

@@ -11,7 +11,7 @@ import io
 import pytest
 import segno
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from django.urls import reverse
 from pypdf import PdfReader
@@ -36,7 +36,7 @@ def _segno_svg(url: str) -> str:
     )
 
 
-def _store(client, xml: bytes):  # type: ignore[no-untyped-def]
+def _store(client, xml: bytes | memoryview):  # type: ignore[no-untyped-def]
     """The invoice as the sync stores it: the client's sale."""
     return store(
         client,
@@ -77,7 +77,9 @@ def test_an_unsent_offline_invoice_shows_kod_i_offline_and_kod_ii_certyfikat(cli
     signed, _, signature = document.kod2.url.removeprefix("https://").rpartition("/")
     assert signed == expected_kod2.removeprefix("https://").rpartition("/")[0]
     raw = _b64url(signature)
-    signer.certificate.public_key().verify(  # type: ignore[union-attr, call-arg]
+    public = signer.certificate.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    public.verify(
         encode_dss_signature(int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:], "big")),
         signed.encode(),
         ec.ECDSA(hashes.SHA256()),
@@ -94,7 +96,9 @@ def test_kod_ii_signed_with_rsa_pss_verifies_against_the_offline_certificate(cli
     code = document_for_outgoing(outgoing).kod2
     assert code is not None
     signed, _, signature = code.url.removeprefix("https://").rpartition("/")
-    signer.certificate.public_key().verify(  # type: ignore[union-attr, call-arg]
+    public = signer.certificate.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    public.verify(
         _b64url(signature),
         signed.encode(),
         padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32),

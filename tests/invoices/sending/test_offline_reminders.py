@@ -95,7 +95,7 @@ def test_the_assigned_accountant_gets_one_email_listing_all_near_invoices(
         + reverse("invoices:outgoing_view", args=[client_company.pk, first.pk])
         in body
     )
-    html = message.alternatives[0][0]
+    html = str(message.alternatives[0][0])  # type: ignore[attr-defined]
     assert "FV/OFF/2" in html and reverse("invoices:offline") in html
     # KOD II's signed link belongs on the invoice, not in a mailbox.
     for invoice in (first, second, overdue):

@@ -17,6 +17,7 @@ from invoices.models import (
     InvoiceDigestSubscription,
     InvoiceListVisit,
     InvoiceSyncState,
+    KsefOutage,
     OfficeSyncSettings,
     OutgoingInvoice,
     SendJob,
@@ -134,3 +135,11 @@ class OutgoingInvoiceAdmin(ReadOnly):
     list_select_related = ("client",)
     raw_id_fields = ("client", "job", "invoice")
     exclude = ("xml", "upo_xml")
+
+
+# Read-only: starting or ending an outage moves the deadlines of the invoices issued offline
+# in it, which `manage.py ksef_outage` does through the same service the sender uses.
+@admin.register(KsefOutage)
+class KsefOutageAdmin(ReadOnly):
+    list_display = ("started_at", "ended_at", "kind", "source", "note")
+    list_filter = ("kind", "source")

@@ -36,7 +36,7 @@ from invoices.browse.filters import (
     select,
 )
 from invoices.browse.services import list_visit_record
-from invoices.models import ClientInvoice
+from invoices.models import ClientInvoice, OutgoingInvoice, SubjectType
 from portal.access import ALL_ROLES, membership_of, role_required
 from portal.http import HtmxHttpRequest
 from portal.models import Membership
@@ -128,8 +128,10 @@ class ListPage:
         start = (number - 1) * PAGE_SIZE
         ids = selection.ordered.values("pk")[start : start + PAGE_SIZE + 1]
         rows = list(selection.links.filter(pk__in=Subquery(ids)))
+        shown = rows[:PAGE_SIZE]
+        _mark_sent_by_portal(shown)
         return cls(
-            rows=rows[:PAGE_SIZE],
+            rows=shown,
             number=number,
             has_next=len(rows) > PAGE_SIZE and number < last,
             num_pages=num_pages,
@@ -150,6 +152,23 @@ class ListPage:
     @property
     def next_page_number(self) -> int:
         return self.number + 1
+
+
+def _mark_sent_by_portal(rows: list[ClientInvoice]) -> None:
+    """Give each sales row the portal sent its `sent_upo` (the OutgoingInvoice whose UPO
+    the row links to; None otherwise): one query for the page whatever its rows are."""
+    sent = {
+        (invoice_id, client_id): pk
+        for invoice_id, client_id, pk in OutgoingInvoice.objects.filter(
+            invoice_id__in=[row.invoice_id for row in rows], state=OutgoingInvoice.State.SENT
+        ).values_list("invoice_id", "client_id", "pk")
+    }
+    for row in rows:
+        row.sent_upo = (  # type: ignore[attr-defined]
+            sent.get((row.invoice_id, row.client_id))
+            if row.subject_type == SubjectType.SUBJECT1
+            else None
+        )
 
 
 def _without(query: QueryDict, *keys: str, **values: str) -> str:

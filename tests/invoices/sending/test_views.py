@@ -11,7 +11,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from invoices.models import OutgoingInvoice, SendJob
+from invoices.models import ClientInvoice, OutgoingInvoice, SendJob, SubjectType
+from tests.factories import make_client
 from tests.invoices.sending.support import example, queued_job, seller, sendsim_fixture  # noqa: F401
 
 pytestmark = pytest.mark.django_db
@@ -79,6 +80,48 @@ def test_confirming_sends_and_the_job_page_shows_the_ksef_number_and_the_upo(
     upo = http.get(reverse("invoices:outgoing_upo", args=[sending_client.pk, sent.pk]))
     assert upo.status_code == 200 and upo["Content-Type"] == "application/xml"
     assert sent.ksef_number.encode() in upo.content
+
+
+def test_a_sent_invoice_is_in_the_clients_sales_list_with_its_upo_and_only_there(
+    login,
+    accountant,
+    office,
+    sending_client,
+    sendsim,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    from invoices.sending import sender as sender_module
+
+    monkeypatch.setattr(sender_module, "Sender", lambda: sendsim.sender())
+    http = login(accountant)
+    _upload(http, sending_client, ("FV-1.xml", example(sending_client, "FV/1")))
+    job = SendJob.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        http.post(reverse("invoices:send_confirm", args=[sending_client.pk, job.pk]))
+    sent = job.invoices.get()
+    assert sent.invoice is not None
+    buyer = make_client(office, assigned=[accountant])
+    ClientInvoice.objects.create(
+        client=buyer,
+        invoice=sent.invoice,
+        subject_type=SubjectType.SUBJECT2,
+        issue_date=sent.invoice.issue_date,
+        invoicing_date=sent.invoice.invoicing_date,
+        net_amount=sent.invoice.net_amount,
+        vat_amount=sent.invoice.vat_amount,
+        gross_amount=sent.invoice.gross_amount,
+    )
+    upo_url = reverse("invoices:outgoing_upo", args=[sending_client.pk, sent.pk])
+
+    sales = http.get(reverse("invoices:client", args=[sending_client.pk]) + "?role=sales")
+    purchases = http.get(reverse("invoices:client", args=[buyer.pk]) + "?role=purchases")
+
+    assert sent.ksef_number in sales.content.decode()
+    assert upo_url in sales.content.decode()
+    assert sent.ksef_number in purchases.content.decode()
+    assert "upo-link" not in purchases.content.decode()
+    assert http.get(upo_url).status_code == 200
 
 
 def test_the_progress_fragment_polls_while_busy_and_stops_when_done(

@@ -236,10 +236,11 @@ def offline_reminders_run(*, now: datetime.datetime | None = None) -> OfflineRem
         return report
     recipients = _recipients_of({invoice.client_id for invoice in claimed})
     letters: dict[int, _Letter] = {}
+    unaddressed: list[OutgoingInvoice] = []
     for invoice in claimed:
         members = recipients.get(invoice.client_id) or []
         if not members:
-            report.unaddressed += 1
+            unaddressed.append(invoice)
         for member in members:
             letters.setdefault(member.pk, _Letter(member)).invoices.append(invoice)
     failed: dict[int, OutgoingInvoice] = {}
@@ -263,6 +264,10 @@ def offline_reminders_run(*, now: datetime.datetime | None = None) -> OfflineRem
     # An invoice counts as reminded when at least one of its recipients got the e-mail;
     # one that reached nobody goes back to the pool for the next hourly run.
     _release([i for pk, i in failed.items() if pk not in delivered], now)
+    # Nobody to tell (no reachable accountant or manager): back to the pool, so the first
+    # run after someone is assigned reminds them.
+    _release(unaddressed, now)
+    report.unaddressed = len(unaddressed)
     logger.info("Offline deadline reminders: %s", report)
     return report
 

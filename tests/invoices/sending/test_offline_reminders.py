@@ -154,6 +154,22 @@ def test_a_client_without_an_accountant_goes_to_the_managers(office, manager, ad
 
 
 @pytest.mark.django_db
+def test_with_nobody_to_tell_the_invoice_waits_for_the_first_run_after_someone_is_assigned(
+    office, client_company, accountant
+):  # type: ignore[no-untyped-def]
+    client_company.assigned_accountants.clear()
+    invoice = offline_invoice(client_company, deadline=_day(1))
+    report = run()
+    assert (report.unaddressed, report.emails) == (1, 0)
+    invoice.refresh_from_db()
+    assert invoice.deadline_reminded_at is None
+
+    client_company.assigned_accountants.add(accountant)
+    assert run(WEDNESDAY + datetime.timedelta(hours=1)).emails == 1
+    assert [m.to for m in mail.outbox] == [[accountant.user.email]]
+
+
+@pytest.mark.django_db
 def test_an_inactive_accountant_is_replaced_by_the_managers(accountant, manager, client_company):  # type: ignore[no-untyped-def]
     accountant.user.is_active = False
     accountant.user.save()

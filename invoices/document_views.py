@@ -36,7 +36,7 @@ def _download(content: bytes, *, filename: str, content_type: str) -> HttpRespon
 def invoice_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     membership = membership_of(request)
     invoice = selectors.invoice_get_for_document(membership, pk)
-    document = document_for(invoice, certificate_url=invoice.offline_certificate_url or "")  # type: ignore[attr-defined]
+    document = document_for(invoice)
     held = selectors.invoices_by_ksef_number(
         membership, (c.ksef_number for c in document.corrected)
     )
@@ -68,9 +68,8 @@ def invoice_xml(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @role_required(*ALL_ROLES)
 def invoice_pdf(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     invoice = selectors.invoice_get_for_document(membership_of(request), pk)
-    certificate_url = invoice.offline_certificate_url or ""  # type: ignore[attr-defined]
     return _download(
-        render_pdf(invoice, certificate_url=certificate_url),
+        render_pdf(invoice),
         filename=f"{invoice.ksef_number}.pdf",
         content_type="application/pdf",
     )

@@ -34,20 +34,21 @@ def invoice_get(membership: Membership, pk: int) -> Invoice:
         raise Http404 from exc
 
 
-def invoice_get_for_document(membership: Membership, pk: int) -> Invoice:
-    """`invoice_get`, with `offline_certificate_url`: the KOD II link when the portal
-    issued the invoice offline ("" otherwise), read in the same query."""
+def with_offline_certificate_url(invoices: QuerySet[Invoice]) -> QuerySet[Invoice]:
+    """Adds `offline_certificate_url`: the KOD II link when the portal issued the invoice
+    offline (None otherwise), in the same query; `document_for` draws KOD II from it."""
     certificate_url = (
         OutgoingInvoice.objects.filter(invoice=OuterRef("pk"))
         .exclude(certificate_url="")
         .values("certificate_url")[:1]
     )
+    return invoices.annotate(offline_certificate_url=Subquery(certificate_url))
+
+
+def invoice_get_for_document(membership: Membership, pk: int) -> Invoice:
+    """`invoice_get`, with `offline_certificate_url` (KOD II) for the view and the PDF."""
     try:
-        return (
-            invoices_visible_to(membership)
-            .annotate(offline_certificate_url=Subquery(certificate_url))
-            .get(pk=pk)
-        )
+        return with_offline_certificate_url(invoices_visible_to(membership)).get(pk=pk)
     except Invoice.DoesNotExist as exc:
         raise Http404 from exc
 

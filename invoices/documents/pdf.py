@@ -42,10 +42,10 @@ def _refuse_fetch(url: str, *args: object, **kwargs: object) -> dict[str, object
     raise ValueError(f"the invoice PDF loads no external resource ({url})")
 
 
-def render_pdf(invoice: Invoice, *, certificate_url: str = "") -> bytes:
-    """The invoice's PDF (A4), the same document the view shows (`certificate_url`: its
-    KOD II when the portal issued it offline)."""
-    return render_document_pdf(document_for(invoice, certificate_url=certificate_url))
+def render_pdf(invoice: Invoice) -> bytes:
+    """The invoice's PDF (A4), the same document the view shows (with KOD II when the
+    invoice comes with its `offline_certificate_url`)."""
+    return render_document_pdf(document_for(invoice))
 
 
 def render_outgoing_pdf(outgoing: OutgoingInvoice) -> bytes:

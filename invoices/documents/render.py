@@ -3,7 +3,8 @@
 "Pozostałe dane".
 
 `document_for(invoice)` is pure (no database): the view adds the links to invoices the
-portal holds, and the KOD II link of an invoice the portal issued offline. An XML none of
+portal holds; the KOD II link of an invoice the portal issued offline comes annotated on
+the invoice (`invoices.selectors.with_offline_certificate_url`). An XML none of
 the renderers knows still opens: every value it holds is in "Pozostałe dane", so nothing is
 hidden from the reader.
 
@@ -100,15 +101,16 @@ def _render(doc: XmlDocument, *, form_code: str, number: str) -> Document:
     return document
 
 
-def document_for(invoice: Invoice, *, certificate_url: str = "") -> Document:
-    """The stored invoice's document; `certificate_url` is the KOD II link when the portal
-    issued it offline (OutgoingInvoice.certificate_url), so its rendering keeps KOD II
-    "CERTYFIKAT" next to KOD I, now labelled with the KSeF number."""
+def document_for(invoice: Invoice) -> Document:
+    """The stored invoice's document. An invoice the portal issued offline keeps KOD II
+    "CERTYFIKAT" next to KOD I, now labelled with the KSeF number: its link comes with the
+    invoice as `offline_certificate_url` (invoices.selectors.with_offline_certificate_url
+    adds it to the query that reads the invoice, so this stays free of the database)."""
     xml = bytes(invoice.xml)
     document = _render(XmlDocument(xml), form_code=invoice.form_code, number=invoice.invoice_number)
     document.ksef_number = invoice.ksef_number
     document.kod1 = kod1(invoice, xml)
-    document.kod2 = kod2(certificate_url)
+    document.kod2 = kod2(getattr(invoice, "offline_certificate_url", None) or "")
     return document
 
 

@@ -210,3 +210,18 @@ def test_the_invoice_view_issues_as_many_queries_with_kod_ii_as_without(
         html = browser.get(reverse("invoices:detail", args=[offline.invoice_id])).content.decode()
     assert 'id="kod2"' in html
     assert len(with_kod2) == len(without)
+
+
+def test_the_export_archive_prints_kod_ii_of_a_sent_offline_invoice_too(client_company):
+    from invoices.documents.pdf import render_pdf
+    from invoices.exports.selection import invoices_of
+
+    outgoing = _sent(offline_invoice(client_company, deadline=DEADLINE))
+    plain = _store(client_company, offline_invoice(client_company, deadline=DEADLINE).xml)
+    read = invoices_of([outgoing.invoice_id, plain.pk])  # type: ignore[list-item]
+
+    def text(pdf: bytes) -> str:
+        return "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+
+    assert "CERTYFIKAT" in text(render_pdf(read[outgoing.invoice_id]))  # type: ignore[index]
+    assert "CERTYFIKAT" not in text(render_pdf(read[plain.pk]))

@@ -117,8 +117,11 @@ def credential_validate(
     """Every check of the upload; raises `CredentialRejected`, stores nothing."""
     if kind not in Credential.Kind.values:
         raise ValueError(f"unknown credential kind {kind!r}")
-    if client is None and kind != Credential.Kind.AUTHENTICATION:
-        raise ValueError("the office model stores only an authentication certificate")
+    if client is None and kind == Credential.Kind.TOKEN:
+        # The office's own slots: its authentication certificate, and its Offline
+        # certificate, which signs KOD II for clients that gave it InvoiceWrite
+        # (invoices/sending/offline.py offline_credential_for).
+        raise ValueError("the office model stores certificates only, not a KSeF token")
     slot = _slot(office, client, kind)
     if kind == Credential.Kind.TOKEN:
         return validate_token(token, slot=slot)

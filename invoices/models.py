@@ -709,6 +709,15 @@ class KsefOutage(models.Model):
         verbose_name = _("niedostępność KSeF")
         verbose_name_plural = _("niedostępności KSeF")
         ordering = ["-started_at"]
+        constraints = [
+            # At most one outage lasts at a time: two workers that find KSeF down at
+            # once record one row (invoices/sending/offline.py outage_begin).
+            models.UniqueConstraint(
+                models.Value(1),
+                condition=models.Q(ended_at__isnull=True),
+                name="ksef_outage_one_ongoing",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.started_at:%Y-%m-%d %H:%M}"

@@ -156,6 +156,7 @@ ACTION_LABELS: dict[str, Any] = {
     "invoices.upo_downloaded": _("Pobrano UPO faktury"),
     "invoices.send_cancelled": _("Anulowano sprawdzoną wysyłkę faktur"),
     "invoices.offline_deadline_reminded": _("Wysłano przypomnienie o terminie faktur offline"),
+    "invoices.issued_offline": _("Wystawiono fakturę w trybie offline (podpisano kod QR KOD II)"),
 }
 
 

@@ -117,6 +117,7 @@ PURPOSE_LABELS: dict[str, Any] = {
     "live_check": gettext_lazy("test połączenia"),
     "grants": gettext_lazy("nadawanie uprawnień"),
     "invoice_sync": gettext_lazy("synchronizacja faktur"),
+    "offline_sign": gettext_lazy("podpis kodu QR faktury offline (KOD II)"),
 }
 
 

@@ -41,6 +41,54 @@ def _job_texts() -> dict[str, str]:
         "session_failed": _("KSeF zakończył sesję błędem (kod %(code)s: %(description)s)."),
         "ksef_rejected": _("KSeF odrzucił żądanie (HTTP %(status)s: %(details)s)."),
         "unexpected": _("Nieoczekiwany błąd wysyłki (%(kind)s). Powiadom administratora."),
+        **_offline_texts(),
+    }
+
+
+def _offline_texts() -> dict[str, str]:
+    """Why an invoice cannot be issued offline (invoices/sending/offline.py)."""
+    return {
+        "no_offline_certificate": _(
+            "Klient nie ma aktywnego certyfikatu offline KSeF (typ 2), a bez niego portal nie "
+            "podpisze kodu QR „CERTYFIKAT” (KOD II). Prześlij certyfikat offline w kroku "
+            "„Poświadczenia”."
+        ),
+        "offline_certificate_expired": _(
+            "Certyfikat offline KSeF (numer %(serial)s) wygasł %(date)s — faktury offline "
+            "nim podpisanej KSeF nie zweryfikuje. Prześlij nowy certyfikat offline."
+        ),
+        "offline_certificate_not_yet_valid": _(
+            "Certyfikat offline KSeF (numer %(serial)s) obowiązuje dopiero od %(date)s."
+        ),
+        "offline_certificate_is_authentication": _(
+            "Zapisany certyfikat (numer %(serial)s) jest certyfikatem uwierzytelniającym "
+            "(typ 1). KSeF zabrania podpisywania nim kodu QR faktur offline — potrzebny jest "
+            "certyfikat typu „Offline” (typ 2)."
+        ),
+        "offline_certificate_not_offline": _(
+            "Zapisany certyfikat (numer %(serial)s) nie jest certyfikatem offline KSeF "
+            "(typ 2), więc nie może podpisać kodu QR faktur offline."
+        ),
+        "offline_mode_unknown": _("Nieznany tryb wystawienia faktury: %(mode)s."),
+        "offline_needs_unavailability": _(
+            "Tryb offline (niedostępność KSeF) można wybrać tylko w czasie trwającej "
+            "niedostępności KSeF. Wybierz tryb offline24."
+        ),
+        "offline_needs_emergency": _(
+            "Tryb awaryjny można wybrać tylko w czasie ogłoszonej awarii KSeF."
+        ),
+        "offline_not_checked": _(
+            "Tę wysyłkę już zlecono albo zakończono — nie można jej wystawić w trybie offline."
+        ),
+        "offline_nothing_to_issue": _("W tej wysyłce nie ma faktur do wystawienia."),
+        "offline_already_queued": _(
+            "Plik %(file)s jest już wysyłany albo wysłany w innej wysyłce tego klienta — "
+            "nic nie wystawiono w trybie offline."
+        ),
+        "offline_sign_failed": _(
+            "Nie udało się podpisać kodu QR „CERTYFIKAT” dla pliku %(file)s (%(reason)s) — "
+            "nic nie wystawiono w trybie offline."
+        ),
     }
 
 

@@ -24,6 +24,7 @@ An Authentication certificate never signs (ksef.qr refuses it; so does this modu
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -45,6 +46,8 @@ from ksef import certificates as kc
 from ksef import qr
 from portal.audit import audit_record
 from portal.queue import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 Mode = OutgoingInvoice.Mode
@@ -213,6 +216,7 @@ def outage_begin(kind: str, source: str, at: datetime | None = None, note: str =
                     outage = KsefOutage.objects.create(
                         kind=kind, source=source, started_at=at, note=note[:500]
                     )
+                logger.warning("KSeF outage begins (%s, %s) at %s", kind, source, at)
             except IntegrityError:  # another worker recorded it a moment ago
                 outage = KsefOutage.objects.select_for_update().get(ended_at__isnull=True)
         elif kind == KsefOutage.Kind.EMERGENCY and outage.kind != kind:
@@ -243,6 +247,7 @@ def outage_end(at: datetime | None = None, *, only_detected: bool = False) -> Ks
             return None
         outage.ended_at = max(at, outage.started_at)
         outage.save(update_fields=["ended_at"])
+        logger.warning("KSeF outage %s (%s) ends at %s", outage.pk, outage.kind, outage.ended_at)
         invoices = OutgoingInvoice.objects.filter(outage=outage)
         groups = invoices.values_list("invoicing_mode", "issue_date").distinct()
         for mode, issue_date in list(groups):
@@ -351,6 +356,13 @@ def issue_offline(
         )
         if enqueue:
             enqueue_on_commit(RUN_TASK, locked.pk)
+    logger.info(
+        "send job %s: %d invoices issued %s, KOD II signed with certificate %s",
+        job.pk,
+        len(drafts),
+        mode,
+        credential.serial_number,
+    )
     job.refresh_from_db()
     return job
 

@@ -36,6 +36,7 @@ from django.utils import timezone
 from certificates import connection
 from certificates.custody import SecretUnreadable
 from invoices.models import Invoice, OutgoingInvoice, SendJob, SubjectType
+from invoices.sending import offline
 from invoices.sending.services import send_blocked_reason
 from invoices.sync.ingest import store_invoices
 from ksef import errors, fa3
@@ -59,6 +60,8 @@ _AMBIGUOUS = (
     httpx.HTTPError,
     OSError,
 )
+# Failures that are KSeF's answers: KSeF is up, so a detected outage ends.
+_KSEF_ANSWERED = {"no_invoice_write", "ksef_rejected", "session_failed"}
 State = OutgoingInvoice.State
 JobState = SendJob.State
 
@@ -75,12 +78,14 @@ INVOICE_TYPES = {
 
 
 class ComeBack(Exception):
-    """The run ends without finishing: the task is queued again after `countdown` s."""
+    """The run ends without finishing: the task is queued again after `countdown` s.
+    `unavailable`: KSeF did not answer (5xx, transport errors) — the task backs off."""
 
-    def __init__(self, countdown: float, code: str = "") -> None:
+    def __init__(self, countdown: float, code: str = "", *, unavailable: bool = False) -> None:
         super().__init__(code or "come back")
         self.countdown = countdown
         self.code = code
+        self.unavailable = unavailable
 
 
 class _Failed(Exception):
@@ -108,13 +113,18 @@ class Sender:
         try:
             self._send(job)
         except _Failed as failure:
+            if failure.code.startswith("auth_") or failure.code in _KSEF_ANSWERED:
+                offline.record_available(self.now())
             self._fail(job, failure.code, failure.params)
             return str(JobState.FAILED)
         except ComeBack as again:
+            if not again.unavailable:  # KSeF answered (busy or still processing)
+                offline.record_available(self.now())
             SendJob.objects.filter(pk=job.pk, claim_token=token).update(
                 lease_until=None, error_code=again.code
             )
             raise
+        offline.record_available(self.now())  # a detected outage ends with KSeF's answer
         return self._finish_if_done(job)
 
     def _claim(self, job_id: int) -> str | None:
@@ -181,7 +191,12 @@ class Sender:
                 state=State.SENDING, session_reference=reference, attempted_at=self.now()
             )
             try:
-                sent = ctx.session.call(ctx.client.send_invoice, session, bytes(invoice.xml))
+                sent = ctx.session.call(
+                    ctx.client.send_invoice,
+                    session,
+                    bytes(invoice.xml),
+                    offline_mode=invoice.invoicing_mode != OutgoingInvoice.Mode.ONLINE,
+                )
             except _AMBIGUOUS as exc:
                 logger.warning("send job %s: ambiguous failure in %s: %s", job.pk, reference, exc)
                 ambiguous = exc
@@ -379,9 +394,11 @@ class Sender:
         except errors.RateLimitedError as exc:
             raise ComeBack(float(exc.retry_after or 60), "rate_limited") from None
         except errors.ServerError:
-            raise ComeBack(60, "ksef_unavailable") from None
+            offline.record_unavailable(self.now())  # a detected outage (digest §7.1)
+            raise ComeBack(60, "ksef_unavailable", unavailable=True) from None
         except _AMBIGUOUS:
-            raise ComeBack(60, "timeout") from None
+            offline.record_unavailable(self.now())
+            raise ComeBack(60, "timeout", unavailable=True) from None
         except errors.KsefApiError as exc:
             details = "; ".join(exc.details) or exc.description or "—"
             raise _Failed("ksef_rejected", status=exc.status_code, details=details) from None

@@ -125,15 +125,26 @@ _ALREADY_QUEUED = gettext_noop(
 
 
 def send_job_start(
-    *, actor: AbstractBaseUser | AnonymousUser | None, job: SendJob, enqueue: bool = True
+    *,
+    actor: AbstractBaseUser | AnonymousUser | None,
+    job: SendJob,
+    enqueue: bool = True,
+    mode: str = OutgoingInvoice.Mode.ONLINE,
 ) -> SendJob:
     """Queue the job's drafts for KSeF (once: a started job is left as it is).
+
+    MODE other than online issues the drafts offline first (offline.issue_offline: KOD II
+    signed, deadlines set, all or nothing; `offline.OfflineRefused` when it cannot).
 
     A failed job starts again the same way ("Spróbuj ponownie", after the missing
     credential or grant is in place): its drafts are queued again, and invoices it left
     "sending" stay so — the sender first looks their session up in KSeF, so none is sent
     twice. A draft whose bytes another job queued meanwhile is refused here (the unique
     constraint is the last line of defence behind the checks)."""
+    if mode != OutgoingInvoice.Mode.ONLINE:
+        from invoices.sending.offline import issue_offline
+
+        return issue_offline(actor=actor, job=job, mode=mode, enqueue=enqueue)
     with transaction.atomic():
         claimed = SendJob.objects.filter(
             pk=job.pk, state__in=[SendJob.State.CHECKED, SendJob.State.FAILED]

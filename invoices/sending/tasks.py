@@ -10,8 +10,9 @@ from dataclasses import asdict
 from celery import shared_task
 from django.db import OperationalError
 
-from invoices.sending import offline_reminders, sender
+from invoices.sending import offline, offline_reminders, sender
 from invoices.sending.services import RUN_TASK
+from portal.queue import backoff_countdown, enqueue
 
 
 @shared_task(
@@ -27,8 +28,14 @@ def send_job_run(self, job_id: int) -> str:  # type: ignore[no-untyped-def]
     try:
         return sender.send_job_run(job_id)
     except sender.ComeBack as again:
-        # KSeF busy, down or still processing: back later, with jitter.
-        raise self.retry(countdown=again.countdown * random.uniform(1.0, 1.5)) from None  # noqa: S311
+        # KSeF busy, down or still processing: back later, with jitter; while KSeF does not
+        # answer at all, ever later (up to 15 minutes; offline invoices keep waiting and
+        # `offline_sweep` re-queues a job whose retries ran out).
+        if again.unavailable:
+            countdown = backoff_countdown(self.request.retries, base=again.countdown, cap=900)
+        else:
+            countdown = again.countdown * random.uniform(1.0, 1.5)  # noqa: S311
+        raise self.retry(countdown=countdown) from None
 
 
 @shared_task(name="invoices.offline_deadline_reminders", acks_late=True)
@@ -37,3 +44,14 @@ def offline_deadline_reminders() -> dict[str, int]:
     near. No arguments — the work is "whatever is near now" — and safe to run twice or on
     two workers at once (offline_reminders.py claims each invoice once)."""
     return asdict(offline_reminders.offline_reminders_run())
+
+
+@shared_task(name="invoices.offline_sweep", acks_late=True)
+def offline_sweep() -> int:
+    """Every 5 minutes (beat: migration 0011): queue again each job holding unsent offline
+    invoices that nothing retries any more, earliest deadline first; how many. Safe twice:
+    a job already running is claimed with a lease and the second run returns "busy"."""
+    jobs = offline.offline_sweep_jobs()
+    for job_id in jobs:
+        enqueue(RUN_TASK, job_id)
+    return len(jobs)

@@ -8,13 +8,14 @@ import base64
 import hashlib
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from lxml import etree
 
 from certificates.models import Credential
 from certificates.services import credential_upload
@@ -75,8 +76,24 @@ def replace_certificate(stored: OfflineCert, **options: Any) -> x509.Certificate
     return certificate
 
 
-def checked_job(client: Client, numbers: list[str], actor: Any = None) -> SendJob:
-    files = [(f"{n.replace('/', '-')}.xml", example(client, n)) for n in numbers]
+def dated(xml: bytes, day: date) -> bytes:
+    """The invoice with its issue date P_1 (and creation moment) on DAY."""
+    root = etree.fromstring(xml)
+    root.find("{*}Fa/{*}P_1").text = day.isoformat()
+    root.find("{*}Naglowek/{*}DataWytworzeniaFa").text = f"{day.isoformat()}T00:00:00Z"
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+
+
+def checked_job(
+    client: Client, numbers: list[str], actor: Any = None, *, day: date | None = None
+) -> SendJob:
+    files = [
+        (
+            f"{n.replace('/', '-')}.xml",
+            dated(example(client, n), day) if day else example(client, n),
+        )
+        for n in numbers
+    ]
     unpacked = checks.unpack([checks.InvoiceFile(name, content) for name, content in files])
     checked = checks.check_files(client, unpacked.files)
     assert all(file.ok for file in checked), [file.problems for file in checked]

@@ -43,10 +43,12 @@ def invoice_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     for corrected in document.corrected:
         if corrected.ksef_number in held:
             corrected.url = reverse("invoices:detail", args=[held[corrected.ksef_number]])
+    links = selectors.invoice_links(membership, invoice)
     context = {
         "invoice": invoice,
         "document": document,
-        "links": selectors.invoice_links(membership, invoice),
+        "links": links,
+        "upo_url": selectors.sent_upo_url(invoice, links),
         "corrections": selectors.corrections_of(membership, invoice),
     }
     if request.htmx and not request.htmx.boosted:

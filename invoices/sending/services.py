@@ -21,6 +21,7 @@ from clients.models import AccessModel, Client
 from grants.models import PermissionGrant
 from invoices.models import OutgoingInvoice, SendJob
 from invoices.sending.checks import CheckedFile
+from invoices.sending.write_access import credential_write_problem
 from portal.audit import audit_record
 from portal.messages import StoredText, deferred, to_data
 from portal.queue import enqueue_on_commit
@@ -28,22 +29,26 @@ from portal.queue import enqueue_on_commit
 RUN_TASK = "invoices.send_job_run"
 
 
-def send_blocked_reason(client: Client) -> str:
+def send_blocked_reason(client: Client, *, ask_ksef: bool = False) -> str:
     """Why the portal cannot send for CLIENT ("" when it can), as a job error code.
 
     In the office model KSeF admits the office into the client's context only through
     the entity grant with InvoiceWrite the client gave it; without one every send would
     end in 403, so the upload is refused before anything is accepted. In the client
-    credential model the client's own certificate logs in as the owner, who may issue.
-    """
+    credential model the owner's certificate may issue; a ZAW-FA person's certificate or
+    a KSeF token only with InvoiceWrite, which `ask_ksef` (the upload page) asks KSeF
+    about (write_access.py, cached)."""
     if client.access_model == AccessModel.UNDECIDED:
         return "no_access_model"
-    if credential_for_client_context(client) is None:
+    credential = credential_for_client_context(client)
+    if credential is None:
         if client.access_model == AccessModel.OFFICE:
             return "no_office_credential"
         return "no_credential"
-    if client.access_model == AccessModel.OFFICE and not _office_may_issue(client):
-        return "no_invoice_write"
+    if client.access_model == AccessModel.OFFICE:
+        return "" if _office_may_issue(client) else "no_invoice_write"
+    if ask_ksef:
+        return credential_write_problem(client, credential)
     return ""
 
 

@@ -46,7 +46,7 @@ def _job(request: HtmxHttpRequest, client: Client, job_pk: int) -> SendJob:
 @role_required(*ALL_ROLES)
 def send_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     client = _client(request, pk)
-    blocked = services.send_blocked_reason(client)
+    blocked = services.send_blocked_reason(client, ask_ksef=True)
     form = SendUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and not blocked and form.is_valid():
         uploads = [

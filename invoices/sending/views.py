@@ -20,8 +20,8 @@ from django_htmx.http import HttpResponseStopPolling
 
 from clients.models import Client
 from clients.selectors import client_get
-from invoices.models import OutgoingInvoice, SendJob
-from invoices.sending import checks, services
+from invoices.models import KsefOutage, OutgoingInvoice, SendJob
+from invoices.sending import checks, offline, services
 from invoices.sending.forms import SendUploadForm
 from invoices.sending.messages import job_error_message, rejection_message
 from portal.access import ALL_ROLES, membership_of, role_required, scoped_get
@@ -104,6 +104,50 @@ def _job_context(client: Client, job: SendJob) -> dict[str, Any]:
         "error": job_error_message(job.error_code, job.error_params)
         if job.state == SendJob.State.FAILED
         else "",
+        **(_mode_choice(client) if job.state == SendJob.State.CHECKED else {}),
+    }
+
+
+def _mode_choice(client: Client) -> dict[str, Any]:
+    """The confirm form's modes: online, offline24 at any time, and the outage's own mode
+    while one is in force; why offline issuance is impossible, before anything is sent."""
+    outage = offline.current_outage()
+    modes = [
+        (
+            OutgoingInvoice.Mode.ONLINE,
+            _("Online — wyślij teraz do KSeF"),
+            _("Faktura jest wystawiona, gdy KSeF nada jej numer."),
+        ),
+        (
+            OutgoingInvoice.Mode.OFFLINE24,
+            _("Offline24 — wystaw teraz, wyślij do KSeF najpóźniej następnego dnia roboczego"),
+            _(
+                "Portal podpisze kod QR „CERTYFIKAT” (KOD II) certyfikatem offline; fakturę "
+                "można od razu przekazać nabywcy."
+            ),
+        ),
+    ]
+    if outage is not None and outage.kind == KsefOutage.Kind.UNAVAILABLE:
+        modes.append(
+            (
+                OutgoingInvoice.Mode.OFFLINE,
+                _("Offline — trwa niedostępność KSeF"),
+                _("Termin: następny dzień roboczy po zakończeniu niedostępności."),
+            )
+        )
+    elif outage is not None:
+        modes.append(
+            (
+                OutgoingInvoice.Mode.EMERGENCY,
+                _("Tryb awaryjny — trwa ogłoszona awaria KSeF"),
+                _("Termin: 7 dni roboczych po zakończeniu awarii."),
+            )
+        )
+    refusal = offline.offline_refusal(client)
+    return {
+        "modes": modes,
+        "outage": outage,
+        "offline_blocked": job_error_message(refusal.code, refusal.params) if refusal else "",
     }
 
 
@@ -126,7 +170,26 @@ def send_job(request: HtmxHttpRequest, pk: int, job_pk: int) -> HttpResponse:
 def send_confirm(request: HtmxHttpRequest, pk: int, job_pk: int) -> HttpResponse:
     client = _client(request, pk)
     job = _job(request, client, job_pk)
-    if not services.send_blocked_reason(client):
+    mode = request.POST.get("mode") or OutgoingInvoice.Mode.ONLINE
+    if mode not in OutgoingInvoice.Mode.values:
+        messages.error(request, job_error_message("offline_mode_unknown", {"mode": mode[:20]}))
+    elif mode != OutgoingInvoice.Mode.ONLINE:
+        try:
+            job = services.send_job_start(actor=request.user, job=job, mode=mode)
+        except offline.OfflineRefused as refused:
+            messages.error(request, job_error_message(refused.code, refused.params))
+        else:
+            issued = job.invoices.exclude(issued_offline_at=None).count()
+            messages.success(
+                request,
+                ngettext(
+                    "Wystawiono %(n)s fakturę w trybie offline; portal wyśle ją do KSeF.",
+                    "Wystawiono %(n)s faktur w trybie offline; portal wyśle je do KSeF.",
+                    issued,
+                )
+                % {"n": issued},
+            )
+    elif not services.send_blocked_reason(client):
         services.send_job_start(actor=request.user, job=job)
     return redirect_after_post(request, reverse("invoices:send_job", args=[client.pk, job.pk]))
 

@@ -68,5 +68,5 @@ class Command(BaseCommand):
             for row in deadlines:
                 self.stdout.write(f"{row['n']} invoice(s) due by {row['offline_deadline']}")
             return
-        outage = offline.current_outage()
-        self.stdout.write(f"Ongoing: {_describe(outage)}" if outage else "No outage ongoing.")
+        ongoing = offline.current_outage()
+        self.stdout.write(f"Ongoing: {_describe(ongoing)}" if ongoing else "No outage ongoing.")

@@ -74,6 +74,7 @@ def test_kod_i_and_kod_ii_of_an_invoice_issued_offline_verify(office, make_key, 
     assert len(invoices) == 2
     for invoice in invoices:
         xml = bytes(invoice.xml)
+        assert invoice.issue_date is not None
         assert invoice.state == State.QUEUED
         assert invoice.invoicing_mode == OutgoingInvoice.Mode.OFFLINE24
         assert invoice.issued_offline_at is not None
@@ -336,7 +337,7 @@ def test_offline_and_emergency_modes_need_their_outage(office):
     assert invoice.outage_id == outage.pk and invoice.offline_deadline is None
 
     ended = offline.outage_end()
-    assert ended is not None and ended.pk == outage.pk
+    assert ended is not None and ended.pk == outage.pk and ended.ended_at is not None
     invoice.refresh_from_db()
     assert invoice.offline_deadline == next_business_day(offline.local_day(ended.ended_at))
 
@@ -353,7 +354,7 @@ def test_a_failure_announced_while_invoices_wait_moves_their_deadlines(office):
     )
     assert set(job.invoices.values_list("outage", "offline_deadline")) == {(failure.pk, None)}
     ended = offline.outage_end()
-    assert ended is not None
+    assert ended is not None and ended.ended_at is not None
     due = add_business_days(offline.local_day(ended.ended_at), 7)
     assert set(job.invoices.values_list("offline_deadline", flat=True)) == {due}
 

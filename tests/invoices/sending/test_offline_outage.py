@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from invoices.models import Invoice, KsefOutage, OutgoingInvoice, SendJob
+from invoices.models import KsefOutage, OutgoingInvoice, SendJob
 from invoices.sending import offline, services
 from invoices.sending.calendar import next_business_day
 from invoices.sending.sender import LEASE, ComeBack
@@ -72,7 +72,7 @@ def test_invoices_issued_offline_in_an_outage_reach_ksef_once_it_answers(sendsim
     for invoice in invoices:
         expected = "Online" if invoice.job_id == online.pk else "Offline"
         assert stored[invoice.ksef_number].invoicing_mode == expected, invoice.file_name
-        assert Invoice.objects.get(pk=invoice.invoice_id).invoicing_mode == expected
+        assert invoice.invoice is not None and invoice.invoice.invoicing_mode == expected
         if invoice.job_id == online.pk:
             assert invoice.offline_deadline is None
             continue

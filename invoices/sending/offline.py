@@ -328,19 +328,23 @@ def issue_offline(
         if locked.state not in (SendJob.State.CHECKED, SendJob.State.FAILED):
             raise OfflineRefused("offline_not_checked")
         outage = _outage_for(mode)
-        drafts = list(
-            locked.invoices.filter(state=OutgoingInvoice.State.DRAFT).order_by("position")
-        )
-        if not drafts:
+        pending = locked.invoices.filter(state=OutgoingInvoice.State.DRAFT)
+        # A failed job's invoices issued offline before are issued already: they go back
+        # to the queue as they are (the same KOD II, mode and deadline), never re-signed.
+        issued_before = pending.filter(issued_offline_at__isnull=False)
+        drafts = list(pending.filter(issued_offline_at=None).order_by("position"))
+        if not drafts and not issued_before.exists():
             raise OfflineRefused("offline_nothing_to_issue")
+        issued_before.update(state=OutgoingInvoice.State.QUEUED)
         credential = offline_credential_for(client)
         assert credential is not None  # offline_refusal said so
-        signer = _load_signer(credential)
-        try:
-            for draft in drafts:
-                _issue_one(actor, locked, draft, mode, outage, signer, at)
-        finally:
-            del signer
+        if drafts:
+            signer = _load_signer(credential)
+            try:
+                for draft in drafts:
+                    _issue_one(actor, locked, draft, mode, outage, signer, at)
+            finally:
+                del signer
         locked.state = SendJob.State.QUEUED
         locked.error_code = ""
         locked.error_params = {}

@@ -392,3 +392,27 @@ def offline_codes() -> list[str]:
     from invoices.sending.messages import _offline_texts
 
     return list(_offline_texts())
+
+
+def test_a_failed_job_issued_offline_is_queued_again_without_signing_anew(office):
+    client = seller(office)
+    signer = store_offline(office, client)
+    job = checked_job(client, ["FV/OFF/1/2026"])
+    _start(job)
+    before = OutgoingInvoice.objects.values(
+        "certificate_url", "issued_offline_at", "offline_deadline", "invoicing_mode"
+    ).get()
+    # The sender failed the job (say, the login certificate went): a draft again.
+    job.invoices.update(state=State.DRAFT)
+    SendJob.objects.filter(pk=job.pk).update(state=SendJob.State.FAILED)
+    signatures = AuditEvent.objects.filter(details__purpose=offline.SIGN_PURPOSE).count()
+
+    offline.issue_offline(actor=None, job=job, mode="offline24", enqueue=False)
+
+    assert job.invoices.get().state == State.QUEUED
+    after = OutgoingInvoice.objects.values(
+        "certificate_url", "issued_offline_at", "offline_deadline", "invoicing_mode"
+    ).get()
+    assert after == before
+    assert AuditEvent.objects.filter(details__purpose=offline.SIGN_PURPOSE).count() == signatures
+    assert signer.credential.pk == job.invoices.get().offline_credential_id

@@ -142,3 +142,33 @@ def test_two_workers_finding_ksef_down_at_once_record_one_outage() -> None:
         assert KsefOutage.objects.filter(ended_at__isnull=True).count() == 1
         assert offline.outage_end() is not None
     assert KsefOutage.objects.count() == 5
+
+
+def test_the_task_backs_off_while_ksef_does_not_answer(monkeypatch):
+    from invoices.sending import sender as sender_module
+    from invoices.sending import tasks
+
+    class Retry(Exception):
+        pass
+
+    countdowns: list[float] = []
+
+    def retry(countdown: float) -> Exception:
+        countdowns.append(countdown)
+        return Retry()
+
+    monkeypatch.setattr(tasks.send_job_run, "retry", retry)
+
+    def run(again: ComeBack, retries: int) -> float:
+        def come_back(job_id: int) -> str:
+            raise again
+
+        monkeypatch.setattr(sender_module, "send_job_run", come_back)
+        tasks.send_job_run.apply(args=(1,), retries=retries, throw=False)
+        return countdowns[-1]
+
+    down = ComeBack(60, "ksef_unavailable", unavailable=True)
+    first, later, latest = run(down, 0), run(down, 3), run(down, 8)
+    assert 30 <= first <= 60 and 240 <= later <= 480 and 450 <= latest <= 900
+    # KSeF answering "busy" or "still processing" keeps the short, jittered countdown.
+    assert 60 <= run(ComeBack(60, "timeout"), 8) <= 90

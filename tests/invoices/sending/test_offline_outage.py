@@ -172,3 +172,14 @@ def test_the_task_backs_off_while_ksef_does_not_answer(monkeypatch):
     assert 30 <= first <= 60 and 240 <= later <= 480 and 450 <= latest <= 900
     # KSeF answering "busy" or "still processing" keeps the short, jittered countdown.
     assert 60 <= run(ComeBack(60, "timeout"), 8) <= 90
+
+
+def test_the_sweep_runs_every_five_minutes(db):
+    from django_celery_beat.models import PeriodicTask
+
+    from invoices.sending import tasks
+
+    task = PeriodicTask.objects.get(task="invoices.offline_sweep")
+    assert task.enabled and task.interval is not None
+    assert (task.interval.every, task.interval.period) == (5, "minutes")
+    assert tasks.offline_sweep.name == task.task

@@ -44,6 +44,7 @@ from certificates.expiry.reminders import (
 from certificates.expiry.selectors import local_today
 from clients.models import Client
 from invoices.models import OutgoingInvoice
+from invoices.sending.calendar import next_business_day
 from invoices.sending.deadline_text import deadline_of
 from portal.audit import audit_record
 from portal.models import Membership
@@ -52,55 +53,12 @@ logger = logging.getLogger(__name__)
 
 TEMPLATE_DIR = "emails/invoices/offline_deadline"
 
-# --- Business days ----------------------------------------------------------------------
-# Statutory public holidays in Poland (ustawa z dnia 18 stycznia 1951 r. o dniach wolnych
-# od pracy, art. 1; Wigilia free since 2025): the fixed ones, plus Easter Monday and Corpus
-# Christi (Easter + 60), which move with Easter. Easter Sunday and Pentecost fall on Sundays.
-FIXED_HOLIDAYS = {
-    (1, 1),
-    (1, 6),
-    (5, 1),
-    (5, 3),
-    (8, 15),
-    (11, 1),
-    (11, 11),
-    (12, 24),
-    (12, 25),
-    (12, 26),
-}
-
-
-def _easter(year: int) -> datetime.date:
-    """Easter Sunday of the Gregorian calendar (the anonymous algorithm, Meeus/Jones/Butcher)."""
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = b // 4, b % 4
-    g = (8 * b + 13) // 25
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = c // 4, c % 4
-    m = (32 + 2 * e + 2 * i - h - k) % 7
-    n = (a + 11 * h + 19 * m) // 433
-    month = (h + m - 7 * n + 90) // 25
-    day = (h + m - 7 * n + 33 * month + 19) % 32
-    return datetime.date(year, month, day)
-
-
-def _is_business_day(day: datetime.date) -> bool:
-    if day.weekday() >= 5 or (day.month, day.day) in FIXED_HOLIDAYS:
-        return False
-    easter = _easter(day.year)
-    return day not in (easter + datetime.timedelta(days=1), easter + datetime.timedelta(days=60))
-
-
-def _next_business_day(day: datetime.date) -> datetime.date:
-    following = day + datetime.timedelta(days=1)
-    while not _is_business_day(following):
-        following += datetime.timedelta(days=1)
-    return following
+# --- Business days (invoices/sending/calendar.py) ------------------------------------
 
 
 def near_until(today: datetime.date) -> datetime.date:
     """The last deadline that counts as near today: the next business day."""
-    return _next_business_day(today)
+    return next_business_day(today)
 
 
 def _is_near(deadline: datetime.date | None, today: datetime.date) -> bool:

@@ -32,7 +32,7 @@ def unregister(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("invoices", "0012_offline_reminders_beat"),
+        ("invoices", "0011_offline_reminders_beat"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 

@@ -45,8 +45,14 @@ from django.db import transaction
 from lxml import etree
 
 from certificates import connection
-from invoices.models import Invoice, OutgoingInvoice, SendJob, SendSession, SessionUpoPage
-from invoices.models import SubjectType
+from invoices.models import (
+    Invoice,
+    OutgoingInvoice,
+    SendJob,
+    SendSession,
+    SessionUpoPage,
+    SubjectType,
+)
 from invoices.sync.ingest import store_invoices
 from ksef import errors
 from ksef.batch import (
@@ -92,7 +98,7 @@ def session_invoice_limit() -> int:
 
 
 def choose_session_kind(count: int, total_bytes: int, has_attachments: bool) -> str:
-    """"online" or "batch" for COUNT invoices of TOTAL_BYTES, from KSeF's limits.
+    """ "online" or "batch" for COUNT invoices of TOTAL_BYTES, from KSeF's limits.
 
     The rule: **batch when any invoice has an attachment, or there are more than 30
     invoices; online otherwise** (a job of more than one batch session's worth is split
@@ -127,7 +133,8 @@ def job_session_kind(job: SendJob) -> str:
     sizes = list(queued.values_list("size", flat=True))
     attachments = False
     if count <= ONLINE_MAX_INVOICES:
-        attachments = any(b"Zalacznik" in bytes(xml) for xml in queued.values_list("xml", flat=True))
+        contents = queued.values_list("xml", flat=True)
+        attachments = any(b"Zalacznik" in bytes(xml) for xml in contents)
     return choose_session_kind(count, sum(sizes), attachments)
 
 

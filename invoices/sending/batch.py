@@ -375,17 +375,21 @@ class BatchSender:
     def _wait(self, reference: str, status: SessionStatus) -> SessionStatus:
         """Poll while KSeF processes the package: the interval doubles up to 30 s while
         nothing moves and drops back when KSeF reports progress (sessionMisc allows 1,200
-        status calls an hour); past the sender's wait limit the run comes back later."""
-        from invoices.sending.sender import ComeBack
+        status calls an hour); past the sender's batch_wait_limit the run comes back later."""
+        from invoices.sending.sender import LEASE, ComeBack
 
         waited = 0.0
         interval = self.sender.poll
         progress = _progress(status)
         while status.status.code in _IN_PROGRESS:
-            if waited >= self.sender.wait_limit:
+            if waited >= self.sender.batch_wait_limit:
                 raise ComeBack(60, "timeout")
             self.sender.sleep(interval)
             waited += interval
+            # Still this run's job while it waits (the lease is shorter than a long batch).
+            SendJob.objects.filter(pk=self.job.pk, state=SendJob.State.SENDING).update(
+                lease_until=self.sender.now() + LEASE
+            )
             status = self.call(self.ctx.client.get_session_status, reference)
             moved = _progress(status)
             interval = self.sender.poll if moved != progress else min(interval * 2, _POLL_MAX)

@@ -51,6 +51,9 @@ LEASE = timedelta(minutes=15)
 # KSeF processes an online session within seconds; past this the run ends and the task
 # comes back later (the invoices stay "sending" and the next run settles the session).
 WAIT_LIMIT_SECONDS = 300.0
+# KSeF processes a batch in minutes; the run waits this long (renewing its lease), then
+# comes back later.
+BATCH_WAIT_LIMIT_SECONDS = 600.0
 POLL_SECONDS = 2.0
 ROUNDS = 3  # sessions opened in one run after ambiguous failures
 _IN_PROGRESS = {100, 150, 170}
@@ -98,6 +101,7 @@ class Sender:
     sleep: Callable[[float], None] = time.sleep
     wait_limit: float = WAIT_LIMIT_SECONDS
     poll: float = POLL_SECONDS
+    batch_wait_limit: float = BATCH_WAIT_LIMIT_SECONDS
     # "online" or "batch" to override batch.choose_session_kind (tests, benchmarks).
     session_kind: str | None = None
 

@@ -212,3 +212,58 @@ def test_no_invoice_write_ends_the_job_with_its_message_and_nothing_half_stored(
     services.send_job_start(actor=None, job=job, enqueue=False)
     assert sendsim.sender(kind).run(job.pk) == SendJob.State.DONE
     assert sorted(sendsim.ksef_numbers().values()) == [1] * COUNT
+
+
+def test_a_session_ksef_cancelled_when_its_upload_window_ended_sends_its_invoices_again(
+    sendsim, office, settings
+):
+    """Killed during the upload and back only after the window (parts x 20 minutes):
+    KSeF cancelled the session (440), nothing of it was processed; the invoices go in a
+    new session, each numbered once."""
+    settings.KSEF_BATCH_PART_BYTES = 1_500
+    client = seller(office)
+    files = [(f"FV-{n}.xml", example(client, f"FV/{n}/2026")) for n in range(COUNT)]
+    job = queued_job(client, files)
+    sendsim.transport.strike_at = ("batch_send", 1, "crash")
+    with pytest.raises(WorkerKilled):
+        sendsim.sender("batch").run(job.pk)
+    first = SendSession.objects.get(job=job)
+
+    sendsim.clock.advance(first.part_count * 20 * 60 + 60)
+    assert sendsim.sender("batch").run(job.pk) == SendJob.State.DONE
+
+    first.refresh_from_db()
+    assert (first.state, first.status_code) == (SendSession.State.CANCELLED, 440)
+    assert sorted(sendsim.ksef_numbers().values()) == [1] * COUNT
+    assert job.invoices.filter(state=State.SENT).count() == COUNT
+
+
+def test_a_batch_ksef_takes_long_to_process_comes_back_and_is_followed_to_the_end(sendsim, office):
+    sendsim.state.config.batch_processing_seconds = 900
+    client = seller(office)
+    files = [(f"FV-{n}.xml", example(client, f"FV/{n}/2026")) for n in range(COUNT)]
+    job = queued_job(client, files)
+    sender = sendsim.sender("batch")
+    sender.batch_wait_limit = 120
+
+    with pytest.raises(ComeBack) as again:
+        sender.run(job.pk)
+
+    assert again.value.code == "timeout"
+    session = SendSession.objects.get(job=job)
+    assert session.state == SendSession.State.CLOSED
+    assert (
+        job.invoices.filter(state=State.SENDING, session_reference=session.reference).count()
+        == COUNT
+    )
+    countdown, outcome = again.value.countdown, ""
+    for _run in range(10):
+        sendsim.clock.advance(countdown)
+        try:
+            outcome = sender.run(job.pk)
+            break
+        except ComeBack as later:
+            countdown = later.countdown
+    assert outcome == SendJob.State.DONE
+    assert sorted(sendsim.ksef_numbers().values()) == [1] * COUNT
+    assert SendSession.objects.filter(job=job).count() == 1

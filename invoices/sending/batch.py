@@ -399,19 +399,22 @@ class BatchSender:
     def _upo_pages(self, row: SendSession, status: SessionStatus) -> dict[str, SessionUpoPage]:
         """The session UPO, stored once per page; KSeF number -> the page listing it."""
         stored = {page.number: page for page in row.upo_pages.all()}
-        for number, page in enumerate(status.upo_pages, start=1):
+        for number, offered in enumerate(status.upo_pages, start=1):
             if number in stored:
                 continue
             document = self.call(
-                self.ctx.client.download_session_upo, row.reference, page.reference_number
+                self.ctx.client.download_session_upo, row.reference, offered.reference_number
             )
             stored[number] = SessionUpoPage.objects.create(
-                session=row, number=number, reference=page.reference_number, xml=document.content
+                session=row,
+                number=number,
+                reference=offered.reference_number,
+                xml=document.content,
             )
         listed: dict[str, SessionUpoPage] = {}
         for page in stored.values():
-            for number in upo_ksef_numbers(bytes(page.xml)):
-                listed[number] = page
+            for ksef_number in upo_ksef_numbers(bytes(page.xml)):
+                listed[ksef_number] = page
         return listed
 
     def _store_outcomes(
@@ -444,20 +447,20 @@ class BatchSender:
         accepted: list[tuple[OutgoingInvoice, SessionInvoiceStatus]] = []
         missing: list[int] = []
         for invoice_hash, invoice in pending.items():
-            status = received.get(invoice_hash)
-            if status is None:
+            found = received.get(invoice_hash)
+            if found is None:
                 missing.append(invoice.pk)
-            elif status.status.code in (100, 150):
+            elif found.status.code in (100, 150):
                 raise ComeBack(self.sender.poll * 5, "timeout")
-            elif status.status.code == 200 and status.ksef_number:
-                accepted.append((invoice, status))
+            elif found.status.code == 200 and found.ksef_number:
+                accepted.append((invoice, found))
             else:
                 self.sender._reject(
                     invoice,
-                    status.status.code,
-                    status.status.description,
-                    list(status.status.details),
-                    reference=status.reference_number,
+                    found.status.code,
+                    found.status.description,
+                    list(found.status.details),
+                    reference=found.reference_number,
                 )
         for start in range(0, len(accepted), _STORE_CHUNK):
             self._store_sent(row, accepted[start : start + _STORE_CHUNK], pages)
@@ -561,8 +564,12 @@ class BatchSender:
                 status_description=status.status.description[:500],
                 status_details=list(status.status.details),
             )
-        details = "; ".join(status.status.details) or status.status.description
-        raise _Failed("session_failed", code=status.status.code, description=details)
+        failure = _Failed("session_failed")
+        failure.params = {
+            "code": status.status.code,
+            "description": "; ".join(status.status.details) or status.status.description,
+        }
+        raise failure
 
 
 def _progress(status: SessionStatus) -> tuple[int | None, int | None, int | None]:

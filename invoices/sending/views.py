@@ -142,7 +142,7 @@ def outgoing_upo(request: HtmxHttpRequest, pk: int, invoice_pk: int) -> HttpResp
         client_id=client.pk,
     )
     page = invoice.upo_page
-    content = bytes(invoice.upo_xml if invoice.upo_xml is not None or page is None else page.xml)
-    response = HttpResponse(content, content_type="application/xml")
+    content = invoice.upo_xml if invoice.upo_xml is not None or page is None else page.xml
+    response = HttpResponse(bytes(content or b""), content_type="application/xml")
     response["Content-Disposition"] = f'attachment; filename="UPO-{invoice.ksef_number}.xml"'
     return response

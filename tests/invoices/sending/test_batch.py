@@ -154,3 +154,30 @@ def test_rejections_in_a_batch_end_with_their_own_message_and_nothing_half_store
     assert not rejected_hashes & set(sendsim.ksef_numbers())
     assert Invoice.objects.filter(client_links__client=client).count() == 38
     assert ClientInvoice.objects.filter(client=client, subject_type="Subject1").count() == 38
+
+
+def test_a_session_error_ends_the_job_with_ksefs_code_and_the_invoices_drafts_again(
+    sendsim, office
+):
+    """KSeF's own limit of the context below the package (420): nothing was numbered, the
+    job fails with the session's code explained, its invoices can be sent again."""
+    from invoices.sending.messages import job_error_message
+    from ksef_simulator.limits import DEFAULT_SESSION_LIMITS
+
+    client = seller(office)
+    limits = {kind: dict(values) for kind, values in DEFAULT_SESSION_LIMITS.items()}
+    limits["batchSession"]["maxInvoices"] = 3
+    sendsim.state.context_limits[("Nip", client.nip)] = limits
+    files = [(f"FV-{n}.xml", example(client, f"FV/{n}/2026")) for n in range(5)]
+    job = queued_job(client, files)
+
+    assert sendsim.sender("batch").run(job.pk) == SendJob.State.FAILED
+
+    job.refresh_from_db()
+    assert job.error_code == "session_failed" and job.error_params["code"] == 420
+    assert "420" in job_error_message(job.error_code, job.error_params)
+    assert set(job.invoices.values_list("state", flat=True)) == {State.DRAFT}
+    assert not job.invoices.exclude(send_session=None).exists()
+    session = SendSession.objects.get(job=job)
+    assert (session.state, session.status_code) == (SendSession.State.FAILED, 420)
+    assert sendsim.ksef_numbers() == {}

@@ -72,8 +72,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.invoices = 2_000
-    print(f"send_batch: {args.invoices:,} invoices, production limits, KSeF processing "
-          f"{args.processing:g} s, {support.database_label()}; {support.load_average()}")  # fmt: skip
+    print(
+        f"send_batch: {args.invoices:,} invoices, production limits, KSeF processing "
+        f"{args.processing:g} s, {support.database_label()}; {support.load_average()}"
+    )
     with support.fresh_database("send_batch"), tempfile.TemporaryDirectory() as tmp:
         ok = run(args.invoices, args.processing, Path(tmp))
     print(f"{support.load_average()} at the end")
@@ -102,8 +104,10 @@ def run(count: int, processing: float, tmp: Path) -> bool:
         checked = checks.check_files(client, files)
         job = services.send_job_create(actor=None, client=client, checked=checked)
         job = services.send_job_start(actor=None, job=job, enqueue=False)
-        print(f"upload checked and queued in {time.perf_counter() - began:.1f} s "
-              f"({job.invoices.count():,} invoices)")  # fmt: skip
+        print(
+            f"upload checked and queued in {time.perf_counter() - began:.1f} s "
+            f"({job.invoices.count():,} invoices)"
+        )
 
         sim.transport.exchanges.clear()
         sender = Sender(now=sim.clock.now, sleep=sim.clock.advance)
@@ -129,12 +133,16 @@ def run(count: int, processing: float, tmp: Path) -> bool:
         once = sorted(numbers.values()) == [1] * count
         links = ClientInvoice.objects.filter(client=client, subject_type="Subject1").count()
         upo_ok = _upo_ok(job)
-        print(f"runs: {', '.join(runs)}; job {job.state} ({job.session_kind}), "
-              f"{len(sessions)} session(s), {sum(s.part_count for s in sessions)} part(s) of "
-              f"{batch.part_bytes():,} B, package {sum(s.package_bytes for s in sessions):,} B")  # fmt: skip
+        print(
+            f"runs: {', '.join(runs)}; job {job.state} ({job.session_kind}), "
+            f"{len(sessions)} session(s), {sum(s.part_count for s in sessions)} part(s) of "
+            f"{batch.part_bytes():,} B, package {sum(s.package_bytes for s in sessions):,} B"
+        )
         print(f"sent {sent.count():,}, rejected {job.rejected_count:,}; sales links {links:,}")
-        print(f"wall {wall:.1f} s, portal CPU {cpu - sim.transport.cpu:.1f} s, "
-              f"simulator CPU {sim.transport.cpu:.1f} s")  # fmt: skip
+        print(
+            f"wall {wall:.1f} s, portal CPU {cpu - sim.transport.cpu:.1f} s, "
+            f"simulator CPU {sim.transport.cpu:.1f} s"
+        )
 
         per_session = _split(count)
         needed = _needed(per_session)
@@ -145,12 +153,16 @@ def run(count: int, processing: float, tmp: Path) -> bool:
         spans = {group: _span(n, group) for group, n in needed.items()}
         bound = len(per_session) * processing + max(spans.values())
         ratio = bound / elapsed if elapsed > 0 else 1.0
-        print(f"simulated time: {elapsed:,.1f} s; bound the limits allow: {bound:,.1f} s "
-              f"({len(per_session)} x {processing:g} s processing + {max(spans.values()):g} s "
-              f"of limits); bound/elapsed = {ratio:.2f}")  # fmt: skip
-        print(f"throughput: {count / elapsed:,.1f} invoices per simulated second; "
-              f"online sending under the same limits would need {_online(count):,.0f} s "
-              f"({_online(count) / 3600:,.1f} h)")  # fmt: skip
+        print(
+            f"simulated time: {elapsed:,.1f} s; bound the limits allow: {bound:,.1f} s "
+            f"({len(per_session)} x {processing:g} s processing + {max(spans.values()):g} s "
+            f"of limits); bound/elapsed = {ratio:.2f}"
+        )
+        print(
+            f"throughput: {count / elapsed:,.1f} invoices per simulated second; "
+            f"online sending under the same limits would need {_online(count):,.0f} s "
+            f"({_online(count) / 3600:,.1f} h)"
+        )
         ok = support.verdict(
             job.state == SendJob.State.DONE and sent.count() == count and once and links == count,
             "every invoice sent once: one KSeF number each in KSeF, one sales row each",
@@ -171,9 +183,10 @@ def _upo_ok(job: SendJob) -> bool:
                 return False
             listed.update(batch.upo_ksef_numbers(bytes(page.xml)))
     sent = job.invoices.filter(state=OutgoingInvoice.State.SENT)
-    return sent.filter(upo_page__isnull=True).count() == 0 and set(
-        sent.values_list("ksef_number", flat=True)
-    ) <= listed
+    return (
+        sent.filter(upo_page__isnull=True).count() == 0
+        and set(sent.values_list("ksef_number", flat=True)) <= listed
+    )
 
 
 def _split(count: int) -> list[int]:
@@ -210,7 +223,9 @@ def _span(requests: int, group: str) -> float:
     windows = {"perSecond": 1.0, "perMinute": 60.0, "perHour": 3600.0}
     if requests <= 1:
         return 0.0
-    return max(math.floor((requests - 1) / limits[k]) * w for k, w in windows.items() if k in limits)
+    return max(
+        math.floor((requests - 1) / limits[k]) * w for k, w in windows.items() if k in limits
+    )
 
 
 def _online(count: int) -> float:

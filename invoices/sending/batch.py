@@ -237,11 +237,17 @@ class BatchSender:
     # --- one job ------------------------------------------------------------------------
 
     def send_queued(self) -> None:
+        """The queued invoices in sessions of their own per offline flag (`offlineMode` is
+        declared for a whole batch), each within one session's limits."""
         queued = self.job.invoices.filter(state=State.QUEUED).order_by("position")
-        for group in split_batches(list(queued.values_list("pk", "size"))):
-            self.send_group(group)
+        rows = list(queued.values_list("pk", "size", "invoicing_mode"))
+        online = [(pk, size) for pk, size, mode in rows if mode == OutgoingInvoice.Mode.ONLINE]
+        offline = [(pk, size) for pk, size, mode in rows if mode != OutgoingInvoice.Mode.ONLINE]
+        for invoices, offline_mode in ((online, False), (offline, True)):
+            for group in split_batches(invoices):
+                self.send_group(group, offline_mode=offline_mode)
 
-    def send_group(self, pks: list[int]) -> None:
+    def send_group(self, pks: list[int], *, offline_mode: bool = False) -> None:
         ctx = self.ctx
         public_key = select_public_key_certificate(
             ctx.client.get_public_key_certificates(),
@@ -251,7 +257,12 @@ class BatchSender:
         with build_batch_package(self._files(pks), part_size=part_bytes()) as package:
             marker = self._mark(pks, package)
             try:
-                session = self.call(ctx.client.open_batch_session, package, public_key=public_key)
+                session = self.call(
+                    ctx.client.open_batch_session,
+                    package,
+                    public_key=public_key,
+                    offline_mode=offline_mode,
+                )
             except errors.KsefApiError as exc:
                 if exc.status_code >= 500:
                     raise  # ambiguous: the next run's recover_opening settles it

@@ -181,3 +181,42 @@ def test_a_session_error_ends_the_job_with_ksefs_code_and_the_invoices_drafts_ag
     session = SendSession.objects.get(job=job)
     assert (session.state, session.status_code) == (SendSession.State.FAILED, 420)
     assert sendsim.ksef_numbers() == {}
+
+
+def test_a_job_over_one_sessions_limit_goes_in_several_sessions_each_invoice_once(
+    sendsim, office, settings
+):
+    settings.KSEF_BATCH_MAX_INVOICES = 4
+    client = seller(office)
+    files = [(f"FV-{n}.xml", example(client, f"FV/{n}/2026")) for n in range(10)]
+    job = queued_job(client, files)
+
+    assert sendsim.sender("batch").run(job.pk) == SendJob.State.DONE
+
+    sessions = list(SendSession.objects.filter(job=job))
+    assert [s.invoice_count for s in sessions] == [4, 4, 2]
+    assert {s.state for s in sessions} == {SendSession.State.DONE}
+    assert len({s.reference for s in sessions}) == 3
+    assert sorted(sendsim.ksef_numbers().values()) == [1] * 10
+    for invoice in job.invoices.select_related("upo_page__session"):
+        assert invoice.upo_page is not None
+        assert invoice.upo_page.session.reference == invoice.session_reference
+
+
+def test_offline_invoices_go_in_a_batch_of_their_own_declared_offline(sendsim, office):
+    client = seller(office)
+    files = [(f"FV-{n}.xml", example(client, f"FV/{n}/2026")) for n in range(6)]
+    job = queued_job(client, files)
+    job.invoices.filter(position__lt=2).update(invoicing_mode=OutgoingInvoice.Mode.OFFLINE24)
+
+    assert sendsim.sender("batch").run(job.pk) == SendJob.State.DONE
+
+    from ksef_simulator.sessions import sessions_of
+
+    declared = {
+        session.invoice_count: sessions_of(sendsim.state)[session.reference].offline_mode
+        for session in SendSession.objects.filter(job=job)
+    }
+    assert declared == {4: False, 2: True}  # offlineMode of each batch as KSeF has it
+    offline = job.invoices.filter(position__lt=2).select_related("invoice")
+    assert {invoice.invoice.invoicing_mode for invoice in offline} == {"Offline"}

@@ -211,12 +211,16 @@ def test_offline_invoices_go_in_a_batch_of_their_own_declared_offline(sendsim, o
 
     assert sendsim.sender("batch").run(job.pk) == SendJob.State.DONE
 
+    from ksef_simulator.batch import BatchSession
     from ksef_simulator.sessions import sessions_of
 
-    declared = {
-        session.invoice_count: sessions_of(sendsim.state)[session.reference].offline_mode
-        for session in SendSession.objects.filter(job=job)
-    }
+    declared = {}
+    for session in SendSession.objects.filter(job=job):
+        simulated = sessions_of(sendsim.state)[session.reference]
+        assert isinstance(simulated, BatchSession)
+        declared[session.invoice_count] = simulated.offline_mode
     assert declared == {4: False, 2: True}  # offlineMode of each batch as KSeF has it
     offline = job.invoices.filter(position__lt=2).select_related("invoice")
-    assert {invoice.invoice.invoicing_mode for invoice in offline} == {"Offline"}
+    assert {invoice.invoice and invoice.invoice.invoicing_mode for invoice in offline} == {
+        "Offline"
+    }

@@ -89,12 +89,11 @@ _ZIP_OVERHEAD = 400
 
 
 def part_bytes() -> int:
-    return min(int(getattr(settings, "KSEF_BATCH_PART_BYTES", MAX_PART_BYTES)), MAX_PART_BYTES)
+    return min(int(settings.KSEF_BATCH_PART_BYTES), MAX_PART_BYTES)
 
 
 def session_invoice_limit() -> int:
-    limit = int(getattr(settings, "KSEF_BATCH_MAX_INVOICES", MAX_SESSION_INVOICES))
-    return min(limit, MAX_SESSION_INVOICES)
+    return min(int(settings.KSEF_BATCH_MAX_INVOICES), MAX_SESSION_INVOICES)
 
 
 def choose_session_kind(count: int, total_bytes: int, has_attachments: bool) -> str:

@@ -165,6 +165,7 @@ _UPLOAD_ATTEMPTS = 4
 _RATE_LIMIT_WAITS = 20
 _STORE_CHUNK = 500
 _POLL_MAX = 30.0  # seconds between status polls at most (sessionMisc: 1,200/h)
+_POLL_SHARE = 0.2
 _ORPHAN_SLACK = timedelta(minutes=2)
 
 
@@ -383,9 +384,10 @@ class BatchSender:
         )
 
     def _wait(self, reference: str, status: SessionStatus) -> SessionStatus:
-        """Poll while KSeF processes the package: the interval doubles up to 30 s while
-        nothing moves and drops back when KSeF reports progress (sessionMisc allows 1,200
-        status calls an hour); past the sender's batch_wait_limit the run comes back later."""
+        """Poll while KSeF processes the package: while nothing moves the interval is a
+        fifth of the time waited (at least `poll`, at most 30 s: sessionMisc allows 1,200
+        status calls an hour), when KSeF reports progress it drops back to `poll`; past the
+        sender's batch_wait_limit the run comes back later."""
         from invoices.sending.sender import LEASE, ComeBack
 
         waited = 0.0
@@ -402,7 +404,9 @@ class BatchSender:
             )
             status = self.call(self.ctx.client.get_session_status, reference)
             moved = _progress(status)
-            interval = self.sender.poll if moved != progress else min(interval * 2, _POLL_MAX)
+            # A fifth of the time waited so far: the wait ends at most ~20% after KSeF's.
+            slower = min(max(self.sender.poll, waited * _POLL_SHARE), _POLL_MAX)
+            interval = self.sender.poll if moved != progress else slower
             progress = moved
         return status
 

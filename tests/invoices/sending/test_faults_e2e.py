@@ -267,3 +267,44 @@ def test_a_batch_ksef_takes_long_to_process_comes_back_and_is_followed_to_the_en
     assert outcome == SendJob.State.DONE
     assert sorted(sendsim.ksef_numbers().values()) == [1] * COUNT
     assert SendSession.objects.filter(job=job).count() == 1
+
+
+def test_a_worker_killed_while_storing_a_batchs_outcomes_stores_each_invoice_once(
+    sendsim, office, monkeypatch
+):
+    """Outcomes are stored in chunks, each one transaction: killed in the second chunk,
+    the first stays stored, the second is rolled back whole, the next run stores the rest
+    from the same session (nothing is sent again)."""
+    from invoices.sending import batch
+    from portal.audit import audit_record
+    from portal.models import AuditEvent
+
+    monkeypatch.setattr(batch, "_STORE_CHUNK", 2)
+    calls = {"sent": 0}
+
+    def dying_audit(**kwargs):  # type: ignore[no-untyped-def]
+        if kwargs["action"] == "invoices.sent":
+            calls["sent"] += 1
+            if calls["sent"] == 3:
+                raise WorkerKilled()
+        return audit_record(**kwargs)
+
+    monkeypatch.setattr(batch, "audit_record", dying_audit)
+    client = seller(office)
+    files = [(f"FV-{n}.xml", example(client, f"FV/{n}/2026")) for n in range(COUNT)]
+    job = queued_job(client, files)
+
+    with pytest.raises(WorkerKilled):
+        sendsim.sender("batch").run(job.pk)
+    assert job.invoices.filter(state=State.SENT).count() == 2
+    assert job.invoices.filter(state=State.SENDING).count() == COUNT - 2
+    assert not job.invoices.filter(state=State.SENDING).exclude(invoice=None).exists()
+    assert AuditEvent.objects.filter(action="invoices.sent").count() == 2
+
+    sendsim.clock.advance(LEASE.total_seconds() + 1)
+    assert sendsim.sender("batch").run(job.pk) == SendJob.State.DONE
+
+    assert job.invoices.filter(state=State.SENT).count() == COUNT
+    assert SendSession.objects.filter(job=job).count() == 1
+    assert sorted(sendsim.ksef_numbers().values()) == [1] * COUNT
+    assert AuditEvent.objects.filter(action="invoices.sent").count() == COUNT

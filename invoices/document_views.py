@@ -35,7 +35,7 @@ def _download(content: bytes, *, filename: str, content_type: str) -> HttpRespon
 @role_required(*ALL_ROLES)
 def invoice_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     membership = membership_of(request)
-    invoice = selectors.invoice_get(membership, pk)
+    invoice = selectors.invoice_get_for_document(membership, pk)
     document = document_for(invoice)
     held = selectors.invoices_by_ksef_number(
         membership, (c.ksef_number for c in document.corrected)
@@ -43,10 +43,12 @@ def invoice_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     for corrected in document.corrected:
         if corrected.ksef_number in held:
             corrected.url = reverse("invoices:detail", args=[held[corrected.ksef_number]])
+    links = selectors.invoice_links(membership, invoice)
     context = {
         "invoice": invoice,
         "document": document,
-        "links": selectors.invoice_links(membership, invoice),
+        "links": links,
+        "upo_url": selectors.sent_upo_url(invoice, links),
         "corrections": selectors.corrections_of(membership, invoice),
     }
     if request.htmx and not request.htmx.boosted:
@@ -67,7 +69,9 @@ def invoice_xml(request: HtmxHttpRequest, pk: int) -> HttpResponse:
 @require_safe
 @role_required(*ALL_ROLES)
 def invoice_pdf(request: HtmxHttpRequest, pk: int) -> HttpResponse:
-    invoice = selectors.invoice_get(membership_of(request), pk)
+    invoice = selectors.invoice_get_for_document(membership_of(request), pk)
     return _download(
-        render_pdf(invoice), filename=f"{invoice.ksef_number}.pdf", content_type="application/pdf"
+        render_pdf(invoice),
+        filename=f"{invoice.ksef_number}.pdf",
+        content_type="application/pdf",
     )

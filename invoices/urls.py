@@ -2,6 +2,7 @@ from django.urls import path
 
 from invoices import document_views, export_views, list_views, views
 from invoices.digest import views as digest_views
+from invoices.sending import offline_views
 from invoices.sending import views as sending_views
 
 app_name = "invoices"
@@ -34,5 +35,21 @@ urlpatterns = [
         "clients/<int:pk>/send/invoices/<int:invoice_pk>/upo/",
         sending_views.outgoing_upo,
         name="outgoing_upo",
+    ),
+    path("offline/", offline_views.offline_dashboard, name="offline"),
+    path(
+        "clients/<int:pk>/send/invoices/<int:invoice_pk>/",
+        offline_views.outgoing_view,
+        name="outgoing_view",
+    ),
+    path(
+        "clients/<int:pk>/send/invoices/<int:invoice_pk>/pdf/",
+        offline_views.outgoing_pdf,
+        name="outgoing_pdf",
+    ),
+    path(
+        "clients/<int:pk>/send/<int:job_pk>/cancel/",
+        sending_views.send_cancel,
+        name="send_cancel",
     ),
 ]

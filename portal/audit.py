@@ -154,6 +154,8 @@ ACTION_LABELS: dict[str, Any] = {
     "invoices.send_failed": _("Wysyłka faktur nie powiodła się"),
     "invoices.send_finished": _("Zakończono wysyłkę faktur"),
     "invoices.upo_downloaded": _("Pobrano UPO faktury"),
+    "invoices.send_cancelled": _("Anulowano sprawdzoną wysyłkę faktur"),
+    "invoices.offline_deadline_reminded": _("Wysłano przypomnienie o terminie faktur offline"),
 }
 
 

@@ -138,6 +138,8 @@ class Document:
     corrected: list[CorrectedInvoice] = field(default_factory=list)
     other_data: list[Line] = field(default_factory=list)
     kod1: Code | None = None
+    # KOD II, the issuer's certificate link: only on an invoice issued offline (digest §7.3).
+    kod2: Code | None = None
 
 
 def line(label: str, value: str, href: str = "") -> list[Line]:

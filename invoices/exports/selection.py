@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from django.db.models import QuerySet
 
 from invoices.models import ClientInvoice, Invoice
+from invoices.selectors import with_offline_certificate_url
 
 CHUNK_SIZE = 200
 
@@ -41,5 +42,7 @@ def documents_of(invoice_ids: Iterable[int]) -> dict[int, bytes]:
 
 
 def invoices_of(invoice_ids: Iterable[int]) -> dict[int, Invoice]:
-    """Whole invoices (XML and metadata: what the PDF renders from), by id (one query)."""
-    return {invoice.pk: invoice for invoice in Invoice.objects.filter(pk__in=list(invoice_ids))}
+    """Whole invoices (XML and metadata: what the PDF renders from, KOD II of an invoice
+    the portal issued offline included), by id (one query)."""
+    invoices = with_offline_certificate_url(Invoice.objects.filter(pk__in=list(invoice_ids)))
+    return {invoice.pk: invoice for invoice in invoices}

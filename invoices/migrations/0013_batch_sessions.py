@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('clients', '0006_grants_moved_to_grants_app'),
-        ('invoices', '0010_offline'),
+        ('invoices', '0012_offline_reminders_beat'),
     ]
 
     operations = [

@@ -30,6 +30,16 @@ def _job_texts() -> dict[str, str]:
             "Brak uprawnienia „Wystawianie faktur” (InvoiceWrite) w kontekście klienta "
             "(NIP %(nip)s). Klient musi je nadać biuru, zanim portal wyśle jego faktury."
         ),
+        "token_without_invoice_write": _(
+            "Token KSeF klienta nie ma uprawnienia „Wystawianie faktur” (InvoiceWrite) — "
+            "KSeF odrzuciłby każdą wysyłkę. Klient musi wygenerować token z tym uprawnieniem "
+            "(albo przekazać certyfikat uwierzytelniający) i przesłać go w kroku „Poświadczenia”."
+        ),
+        "person_without_invoice_write": _(
+            "Osoba, której certyfikat portal przechowuje, nie ma w kontekście klienta (NIP "
+            "%(nip)s) uprawnienia „Wystawianie faktur” (InvoiceWrite) — KSeF odrzuciłby każdą "
+            "wysyłkę. Klient może je nadać tej osobie w KSeF albo przekazać certyfikat firmy."
+        ),
         "secret_unreadable": _(
             "Nie można odszyfrować zapisanego poświadczenia (zmieniony klucz szyfrowania?). "
             "Powiadom administratora portalu."

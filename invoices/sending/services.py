@@ -13,6 +13,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from certificates.connection import credential_for_client_context
@@ -20,6 +21,7 @@ from clients.models import AccessModel, Client
 from grants.models import PermissionGrant
 from invoices.models import OutgoingInvoice, SendJob
 from invoices.sending.checks import CheckedFile
+from invoices.sending.write_access import credential_write_problem
 from portal.audit import audit_record
 from portal.messages import StoredText, deferred, to_data
 from portal.queue import enqueue_on_commit
@@ -27,22 +29,26 @@ from portal.queue import enqueue_on_commit
 RUN_TASK = "invoices.send_job_run"
 
 
-def send_blocked_reason(client: Client) -> str:
+def send_blocked_reason(client: Client, *, ask_ksef: bool = False) -> str:
     """Why the portal cannot send for CLIENT ("" when it can), as a job error code.
 
     In the office model KSeF admits the office into the client's context only through
     the entity grant with InvoiceWrite the client gave it; without one every send would
     end in 403, so the upload is refused before anything is accepted. In the client
-    credential model the client's own certificate logs in as the owner, who may issue.
-    """
+    credential model the owner's certificate may issue; a ZAW-FA person's certificate or
+    a KSeF token only with InvoiceWrite, which `ask_ksef` (the upload page) asks KSeF
+    about (write_access.py, cached)."""
     if client.access_model == AccessModel.UNDECIDED:
         return "no_access_model"
-    if credential_for_client_context(client) is None:
+    credential = credential_for_client_context(client)
+    if credential is None:
         if client.access_model == AccessModel.OFFICE:
             return "no_office_credential"
         return "no_credential"
-    if client.access_model == AccessModel.OFFICE and not _office_may_issue(client):
-        return "no_invoice_write"
+    if client.access_model == AccessModel.OFFICE:
+        return "" if _office_may_issue(client) else "no_invoice_write"
+    if ask_ksef:
+        return credential_write_problem(client, credential)
     return ""
 
 
@@ -170,3 +176,55 @@ def send_job_start(
         if enqueue and job.state == SendJob.State.QUEUED:
             enqueue_on_commit(RUN_TASK, job.pk)
     return job
+
+
+class CancelRefused(Exception):
+    """Why a job cannot be cancelled, as a code (`invoices.sending.views` words it)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def send_job_cancel(*, actor: AbstractBaseUser | AnonymousUser | None, job: SendJob) -> int:
+    """Cancel a job nothing of which is on its way to KSeF; returns how many drafts it
+    deleted (so their files can be uploaded again).
+
+    Allowed for a checked job, and for a failed one with no invoice "sending" (that one
+    may already be in KSeF: the sender settles it first) or queued. Never when the job
+    holds an invoice issued offline: it is an issued invoice that must still reach KSeF
+    by its deadline. Invoices KSeF took or rejected stay with the job. The job row is
+    locked while it is decided, so a concurrent "Wyślij" either wins (and the cancel is
+    refused) or finds the job cancelled."""
+    with transaction.atomic():
+        locked = SendJob.objects.select_for_update().get(pk=job.pk)
+        if locked.state not in (SendJob.State.CHECKED, SendJob.State.FAILED):
+            raise CancelRefused(f"state_{locked.state}")
+        invoices = locked.invoices.all()
+        if invoices.filter(
+            state__in=[OutgoingInvoice.State.QUEUED, OutgoingInvoice.State.SENDING]
+        ).exists():
+            raise CancelRefused("sending")
+        if (
+            invoices.filter(issued_offline_at__isnull=False)
+            .exclude(state=OutgoingInvoice.State.SENT)
+            .exists()
+        ):
+            raise CancelRefused("offline_issued")
+        drafts = invoices.filter(state=OutgoingInvoice.State.DRAFT)
+        names = list(drafts.order_by("position").values_list("file_name", flat=True))
+        deleted, _by_model = drafts.delete()
+        was = locked.state
+        locked.state = SendJob.State.CANCELLED
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["state", "finished_at"])
+        audit_record(
+            office=locked.client.office,
+            actor=actor,
+            action="invoices.send_cancelled",
+            obj=locked,
+            details={"drafts_deleted": deleted, "files": names[:100], "was": was},
+            client_id=locked.client_id,
+        )
+    job.refresh_from_db()
+    return deleted

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
@@ -44,7 +47,7 @@ def _job(request: HtmxHttpRequest, client: Client, job_pk: int) -> SendJob:
 @role_required(*ALL_ROLES)
 def send_upload(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     client = _client(request, pk)
-    blocked = services.send_blocked_reason(client)
+    blocked = services.send_blocked_reason(client, ask_ksef=True)
     form = SendUploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and not blocked and form.is_valid():
         uploads = [
@@ -90,6 +93,13 @@ def _job_context(client: Client, job: SendJob) -> dict[str, Any]:
         # A failed job with drafts to queue again or invoices to settle in KSeF.
         "retryable": any(
             i.state in (OutgoingInvoice.State.DRAFT, OutgoingInvoice.State.SENDING)
+            for i in invoices
+        ),
+        # Cancelling is offered where send_job_cancel allows it (it checks again).
+        "cancellable": job.state in (SendJob.State.CHECKED, SendJob.State.FAILED)
+        and not any(
+            i.state in (OutgoingInvoice.State.QUEUED, OutgoingInvoice.State.SENDING)
+            or (i.issued_offline_at and i.state != OutgoingInvoice.State.SENT)
             for i in invoices
         ),
         "error": job_error_message(job.error_code, job.error_params)
@@ -146,3 +156,46 @@ def outgoing_upo(request: HtmxHttpRequest, pk: int, invoice_pk: int) -> HttpResp
     response = HttpResponse(bytes(content or b""), content_type="application/xml")
     response["Content-Disposition"] = f'attachment; filename="UPO-{invoice.ksef_number}.xml"'
     return response
+
+
+def _cancel_refusal(code: str) -> str:
+    texts = {
+        "state_queued": _("Tej wysyłki nie można anulować: jest w kolejce do KSeF."),
+        "state_sending": _("Tej wysyłki nie można anulować: faktury są właśnie wysyłane do KSeF."),
+        "state_done": _("Ta wysyłka jest już zakończona — nie ma czego anulować."),
+        "state_cancelled": _("Ta wysyłka jest już anulowana."),
+        "sending": _(
+            "Tej wysyłki nie można anulować: część faktur mogła już dotrzeć do KSeF. "
+            "Użyj „Spróbuj ponownie” — portal najpierw sprawdzi je w KSeF."
+        ),
+        "offline_issued": _(
+            "Tej wysyłki nie można anulować: zawiera faktury wystawione w trybie offline, "
+            "które muszą trafić do KSeF przed swoim terminem."
+        ),
+    }
+    return texts.get(code, _("Tej wysyłki nie można anulować."))
+
+
+@require_POST
+@role_required(*ALL_ROLES)
+def send_cancel(request: HtmxHttpRequest, pk: int, job_pk: int) -> HttpResponse:
+    """Cancel a checked (or failed, idle) job: its drafts are deleted, so the same files
+    can be uploaded again; a job on its way to KSeF is refused with the reason."""
+    client = _client(request, pk)
+    job = _job(request, client, job_pk)
+    try:
+        deleted = services.send_job_cancel(actor=request.user, job=job)
+    except services.CancelRefused as refused:
+        messages.error(request, _cancel_refusal(refused.code))
+    else:
+        messages.success(
+            request,
+            ngettext(
+                "Anulowano wysyłkę; usunięto %(n)s sprawdzony plik — można go przesłać ponownie.",
+                "Anulowano wysyłkę; usunięto %(n)s sprawdzonych plików — można je przesłać "
+                "ponownie.",
+                deleted,
+            )
+            % {"n": deleted},
+        )
+    return redirect_after_post(request, reverse("invoices:send_job", args=[client.pk, job.pk]))

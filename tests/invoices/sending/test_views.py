@@ -82,22 +82,17 @@ def test_confirming_sends_and_the_job_page_shows_the_ksef_number_and_the_upo(
     assert sent.ksef_number.encode() in upo.content
 
 
-def test_a_sent_invoice_is_in_the_clients_sales_list_with_its_upo_and_only_there(
-    login,
-    accountant,
-    office,
-    sending_client,
-    sendsim,
-    monkeypatch,
-    django_capture_on_commit_callbacks,
+def _sent_and_bought(  # type: ignore[no-untyped-def]
+    http, office, accountant, sending_client, sendsim, monkeypatch, capture
 ):
+    """One invoice sent through the screens, and the same invoice as a purchase of another
+    client of the office (as the buyer's sync would link it)."""
     from invoices.sending import sender as sender_module
 
     monkeypatch.setattr(sender_module, "Sender", lambda: sendsim.sender())
-    http = login(accountant)
     _upload(http, sending_client, ("FV-1.xml", example(sending_client, "FV/1")))
     job = SendJob.objects.get()
-    with django_capture_on_commit_callbacks(execute=True):
+    with capture(execute=True):
         http.post(reverse("invoices:send_confirm", args=[sending_client.pk, job.pk]))
     sent = job.invoices.get()
     assert sent.invoice is not None
@@ -112,6 +107,28 @@ def test_a_sent_invoice_is_in_the_clients_sales_list_with_its_upo_and_only_there
         vat_amount=sent.invoice.vat_amount,
         gross_amount=sent.invoice.gross_amount,
     )
+    return sent, buyer
+
+
+def test_a_sent_invoice_is_in_the_clients_sales_list_with_its_upo_and_only_there(
+    login,
+    accountant,
+    office,
+    sending_client,
+    sendsim,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    http = login(accountant)
+    sent, buyer = _sent_and_bought(
+        http,
+        office,
+        accountant,
+        sending_client,
+        sendsim,
+        monkeypatch,
+        django_capture_on_commit_callbacks,
+    )
     upo_url = reverse("invoices:outgoing_upo", args=[sending_client.pk, sent.pk])
 
     sales = http.get(reverse("invoices:client", args=[sending_client.pk]) + "?role=sales")
@@ -122,6 +139,35 @@ def test_a_sent_invoice_is_in_the_clients_sales_list_with_its_upo_and_only_there
     assert sent.ksef_number in purchases.content.decode()
     assert "upo-link" not in purchases.content.decode()
     assert http.get(upo_url).status_code == 200
+    detail = http.get(reverse("invoices:detail", args=[sent.invoice.pk])).content.decode()
+    assert f'href="{upo_url}"' in detail and "Pobierz UPO" in detail
+
+
+def test_the_invoice_page_offers_the_upo_only_to_who_sees_the_seller(
+    login,
+    accountant,
+    office,
+    sending_client,
+    sendsim,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    http = login(accountant)
+    sent, _buyer = _sent_and_bought(
+        http,
+        office,
+        accountant,
+        sending_client,
+        sendsim,
+        monkeypatch,
+        django_capture_on_commit_callbacks,
+    )
+    sending_client.assigned_accountants.clear()
+
+    detail = http.get(reverse("invoices:detail", args=[sent.invoice.pk]))
+
+    assert detail.status_code == 200  # seen as the buyer's purchase
+    assert "Pobierz UPO" not in detail.content.decode()
 
 
 def test_the_progress_fragment_polls_while_busy_and_stops_when_done(
@@ -249,5 +295,8 @@ def test_a_batch_invoices_upo_is_the_session_upo_page_listing_it_and_scoped(
         reverse("invoices:client", args=[sending_client.pk]) + "?role=sales"
     )
     assert url in sales.content.decode()
+    assert sent.invoice is not None
+    detail = login(accountant).get(reverse("invoices:detail", args=[sent.invoice.pk]))
+    assert f'href="{url}"' in detail.content.decode()
     for persona in ("unassigned_accountant", "outsider"):
         assert login(request.getfixturevalue(persona)).get(url).status_code == 404

@@ -21,6 +21,8 @@ from invoices.models import (
     OfficeSyncSettings,
     OutgoingInvoice,
     SendJob,
+    SendSession,
+    SessionUpoPage,
     SyncCursor,
 )
 
@@ -143,3 +145,28 @@ class OutgoingInvoiceAdmin(ReadOnly):
 class KsefOutageAdmin(ReadOnly):
     list_display = ("started_at", "ended_at", "kind", "source", "note")
     list_filter = ("kind", "source")
+
+
+# Read-only: a batch session's state is KSeF's, followed by the sender (invoices/sending/batch.py).
+@admin.register(SendSession)
+class SendSessionAdmin(ReadOnly):
+    list_display = (
+        "reference",
+        "kind",
+        "state",
+        "job",
+        "invoice_count",
+        "status_code",
+        "opened_at",
+    )
+    list_filter = ("kind", "state")
+    search_fields = ("reference",)
+    raw_id_fields = ("job", "client")
+
+
+@admin.register(SessionUpoPage)
+class SessionUpoPageAdmin(ReadOnly):
+    list_display = ("reference", "session", "number", "downloaded_at")
+    search_fields = ("reference", "session__reference")
+    exclude = ("xml",)
+    raw_id_fields = ("session",)

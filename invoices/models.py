@@ -530,8 +530,9 @@ class SendJob(models.Model):
 
     The files that passed the checks become `OutgoingInvoice` rows; those that did not are
     kept here (`refusals`: file name and its problems as stored messages), so the job page
-    shows every file of the upload. A job's invoices go to KSeF in an online session
-    (`session_kind`); a batch session is the other kind a job may use.
+    shows every file of the upload. A job's invoices go to KSeF in an online session or
+    in batch sessions (`session_kind`, chosen by invoices/sending/batch.py's
+    `choose_session_kind`; the batch sessions are `SendSession` rows).
     """
 
     class State(models.TextChoices):
@@ -657,6 +658,24 @@ class OutgoingInvoice(models.Model):
         related_name="invoices",
     )
     deadline_reminded_at = models.DateTimeField(null=True, blank=True)
+    # --- batch sessions (invoices/sending/batch.py) -----------------------------------------
+    # The batch session the invoice was put in; set (committed) BEFORE the session is
+    # opened, so a run that dies before KSeF's answer is stored leaves a trace.
+    send_session = models.ForeignKey(
+        "invoices.SendSession",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="invoices",
+    )
+    # The session UPO page that lists the invoice (batch: no per-invoice UPO is fetched).
+    upo_page = models.ForeignKey(
+        "invoices.SessionUpoPage",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("faktura wysyłana")
@@ -678,6 +697,83 @@ class OutgoingInvoice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.state})"
+
+
+class SendSession(models.Model):
+    """One KSeF session a send job opened for a batch of its invoices (digest §5.4).
+
+    The row is written BEFORE `POST /sessions/batch` (state `opening`, no reference) with
+    the invoices it will carry, and gets KSeF's reference as soon as the open returns; the
+    sender (invoices/sending/batch.py) takes every unfinished row up again on its next run:
+    nothing of a session is ever re-sent before KSeF's state of it is known.
+    """
+
+    class Kind(models.TextChoices):
+        ONLINE = "online", _("Sesja interaktywna")
+        BATCH = "batch", _("Sesja wsadowa")
+
+    class State(models.TextChoices):
+        OPENING = "opening", _("Otwieranie")
+        OPEN = "open", _("Otwarta (przesyłanie części)")
+        CLOSED = "closed", _("Zamknięta, przetwarzana przez KSeF")
+        DONE = "done", _("Przetworzona")
+        ABANDONED = "abandoned", _("Porzucona (nic nie przesłano)")
+        CANCELLED = "cancelled", _("Anulowana przez KSeF")
+        FAILED = "failed", _("Zakończona błędem sesji")
+
+    job = models.ForeignKey(SendJob, on_delete=models.CASCADE, related_name="sessions")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.BATCH)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OPENING)
+    reference = models.CharField(max_length=64, blank=True)
+    opened_at = models.DateTimeField()  # just before the open was sent
+    invoice_count = models.PositiveIntegerField(default=0)
+    part_count = models.PositiveIntegerField(default=0)
+    package_bytes = models.PositiveBigIntegerField(default=0)
+    status_code = models.PositiveIntegerField(null=True, blank=True)
+    status_description = models.CharField(max_length=500, blank=True)
+    status_details = models.JSONField(default=list, blank=True)
+    # References of sessions KSeF opened for an open whose answer was lost (found by
+    # GET /sessions); nothing was uploaded into them, KSeF cancels them (440).
+    orphans = models.JSONField(default=list, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("sesja wysyłki")
+        verbose_name_plural = _("sesje wysyłki")
+        ordering = ["job", "opened_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["reference"],
+                condition=~models.Q(reference=""),
+                name="send_session_reference_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} session {self.reference or '(opening)'} ({self.state})"
+
+
+class SessionUpoPage(models.Model):
+    """One page of a session's UPO (≤ 10,000 invoices each), stored once as KSeF gave it:
+    a batch invoice's UPO is the page that lists its KSeF number."""
+
+    session = models.ForeignKey(SendSession, on_delete=models.CASCADE, related_name="upo_pages")
+    number = models.PositiveIntegerField()  # 1-based, in KSeF's order
+    reference = models.CharField(max_length=64)
+    xml = models.BinaryField()
+    downloaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("strona UPO sesji")
+        verbose_name_plural = _("strony UPO sesji")
+        ordering = ["session", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "number"], name="session_upo_page_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"UPO {self.reference} ({self.number})"
 
 
 class KsefOutage(models.Model):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Exists, OuterRef, QuerySet, Subquery
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.urls import reverse
 
@@ -50,8 +50,10 @@ def invoice_get_for_document(membership: Membership, pk: int) -> Invoice:
     """`invoice_get`, with `offline_certificate_url` (KOD II) for the view and the PDF, and
     `sent_upo` (pk, client pk) of the OutgoingInvoice when the portal sent it (its UPO)."""
     sent = OutgoingInvoice.objects.filter(
-        invoice=OuterRef("pk"), state=OutgoingInvoice.State.SENT
-    ).exclude(upo_xml__isnull=True)
+        Q(upo_xml__isnull=False) | Q(upo_page__isnull=False),  # online: its own; batch: a page
+        invoice=OuterRef("pk"),
+        state=OutgoingInvoice.State.SENT,
+    )
     try:
         return (
             with_offline_certificate_url(invoices_visible_to(membership))

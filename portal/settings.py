@@ -234,6 +234,10 @@ KSEF_RATE_LIMIT_URL = env.str(
 # KSeF: the built-in simulator by default; "test", "demo", "production" or any base URL.
 KSEF_ENVIRONMENT = env.str("KSEF_ENVIRONMENT", default="simulator")
 KSEF_BASE_URL = env.str("KSEF_BASE_URL", default="http://127.0.0.1:8765/v2")
+# Batch sessions (invoices/sending/batch.py): plain bytes per package part and invoices per
+# session, KSeF's maxima by default (100 MB, 10,000); larger values are capped to them.
+KSEF_BATCH_PART_BYTES = env_count("KSEF_BATCH_PART_BYTES", default=100_000_000, minimum=1_000)
+KSEF_BATCH_MAX_INVOICES = env_count("KSEF_BATCH_MAX_INVOICES", default=10_000, minimum=1)
 
 # Error reports: who gets the e-mail about a server error, "Name <address>" or an address,
 # comma-separated. Empty: nobody (the error is still logged).

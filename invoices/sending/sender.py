@@ -1,4 +1,5 @@
-"""The sender: one job's queued invoices to KSeF in an online session, followed to the end.
+"""The sender: one job's queued invoices to KSeF in an online session, followed to the end
+(or in batch sessions: invoices/sending/batch.py, chosen by `batch.choose_session_kind`).
 
 Run by the Celery task `invoices.send_job_run(job_id)` and, in the foreground, by
 `manage.py send_invoices`. One run:
@@ -36,7 +37,7 @@ from django.utils import timezone
 from certificates import connection
 from certificates.custody import SecretUnreadable
 from invoices.models import Invoice, OutgoingInvoice, SendJob, SubjectType
-from invoices.sending import offline
+from invoices.sending import batch, offline
 from invoices.sending.services import send_blocked_reason
 from invoices.sync.ingest import store_invoices
 from ksef import errors, fa3
@@ -50,6 +51,9 @@ LEASE = timedelta(minutes=15)
 # KSeF processes an online session within seconds; past this the run ends and the task
 # comes back later (the invoices stay "sending" and the next run settles the session).
 WAIT_LIMIT_SECONDS = 300.0
+# KSeF processes a batch in minutes; the run waits this long (renewing its lease), then
+# comes back later.
+BATCH_WAIT_LIMIT_SECONDS = 600.0
 POLL_SECONDS = 2.0
 ROUNDS = 3  # sessions opened in one run after ambiguous failures
 _IN_PROGRESS = {100, 150, 170}
@@ -101,6 +105,9 @@ class Sender:
     sleep: Callable[[float], None] = time.sleep
     wait_limit: float = WAIT_LIMIT_SECONDS
     poll: float = POLL_SECONDS
+    batch_wait_limit: float = BATCH_WAIT_LIMIT_SECONDS
+    # "online" or "batch" to override batch.choose_session_kind (tests, benchmarks).
+    session_kind: str | None = None
 
     # --- the run ---------------------------------------------------------------------
 
@@ -155,8 +162,22 @@ class Sender:
                 credential=credential, context_nip=client.nip, purpose="invoice_send"
             ) as ctx,
         ):
+            batches = batch.BatchSender(self, ctx, job)
+            batches.recover_opening()
             for reference in self._unsettled_sessions(job):
-                self._settle(ctx, job, reference)
+                if batch.is_batch_reference(reference):
+                    batches.settle(reference)
+                else:
+                    self._settle(ctx, job, reference)
+            if not self._queued(job).exists():
+                return
+            kind = self.session_kind or batch.job_session_kind(job)
+            SendJob.objects.filter(pk=job.pk).update(session_kind=kind)
+            if kind == SendJob.SessionKind.BATCH:
+                batches.send_queued()
+                if self._queued(job).exists():  # a session KSeF cancelled: next run
+                    raise ComeBack(30, "timeout")
+                return
             for _round in range(ROUNDS):
                 if not self._queued(job).exists():
                     return
@@ -202,6 +223,10 @@ class Sender:
                 ambiguous = exc
                 break
             except errors.ForbiddenError:
+                # Refused before KSeF took it (no InvoiceWrite): not in the session.
+                OutgoingInvoice.objects.filter(pk=invoice.pk).update(
+                    state=State.QUEUED, session_reference=""
+                )
                 raise
             except errors.KsefApiError as exc:  # refused before KSeF took it: not in S
                 self._reject(invoice, exc.status_code, exc.description or "", list(exc.details))

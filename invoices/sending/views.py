@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
+from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -198,9 +199,12 @@ def send_confirm(request: HtmxHttpRequest, pk: int, job_pk: int) -> HttpResponse
 @role_required(*ALL_ROLES)
 def outgoing_upo(request: HtmxHttpRequest, pk: int, invoice_pk: int) -> HttpResponse:
     client = _client(request, pk)
+    # Online: the invoice's own UPO; batch: the session UPO page that lists it.
     sent = OutgoingInvoice.objects.filter(
-        client=client, state=OutgoingInvoice.State.SENT, upo_xml__isnull=False
-    )
+        Q(upo_xml__isnull=False) | Q(upo_page__isnull=False),
+        client=client,
+        state=OutgoingInvoice.State.SENT,
+    ).select_related("upo_page")
     invoice = scoped_get(membership_of(request), sent, office_field="client__office", pk=invoice_pk)
     audit_record(
         office=client.office,
@@ -210,7 +214,9 @@ def outgoing_upo(request: HtmxHttpRequest, pk: int, invoice_pk: int) -> HttpResp
         details={"ksef_number": invoice.ksef_number},
         client_id=client.pk,
     )
-    response = HttpResponse(bytes(invoice.upo_xml or b""), content_type="application/xml")
+    page = invoice.upo_page
+    content = invoice.upo_xml if invoice.upo_xml is not None or page is None else page.xml
+    response = HttpResponse(bytes(content or b""), content_type="application/xml")
     response["Content-Disposition"] = f'attachment; filename="UPO-{invoice.ksef_number}.xml"'
     return response
 

@@ -4,6 +4,7 @@ files sold by that client, and faults that strike after KSeF processed a request
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -45,14 +46,37 @@ def example(client: Client, number: str) -> bytes:
     return as_sold_by(sample_bytes("mf-fa3-example-01.xml"), client.nip, number=number)
 
 
+# The steps of sending a fault can strike, as (method, path pattern below the host).
+STEPS = {
+    "online_open": ("POST", r"/v2/sessions/online"),
+    "online_send": ("POST", r"/v2/sessions/online/[^/]+/invoices"),
+    "online_close": ("POST", r"/v2/sessions/online/[^/]+/close"),
+    "batch_open": ("POST", r"/v2/sessions/batch"),
+    "batch_send": ("PUT", r"/storage/batch/[^/]+/parts/\d+"),
+    "batch_close": ("POST", r"/v2/sessions/batch/[^/]+/close"),
+    "status": ("GET", r"/v2/sessions/[^/]+"),
+}
+
+
+def _lost(kind: str, request: httpx.Request) -> httpx.Response:
+    if kind == "500":
+        return httpx.Response(500, json={"exception": {}}, request=request)
+    if kind == "timeout":
+        raise httpx.ReadTimeout("the answer was lost", request=request)
+    raise WorkerKilled()
+
+
 class AfterPostFaults(DropRecordingTransport):
     """Lets KSeF process the N-th invoice POST, then loses its answer: a 500, a timeout,
-    or the worker killed before it could store the reference."""
+    or the worker killed before it could store the reference. `strike_at` = (step of
+    STEPS, N, kind) does the same to the N-th request of any step, once."""
 
     def __init__(self, app: Any, state: Any) -> None:
         super().__init__(app, state)
         self.strike: tuple[int, str] | None = None
+        self.strike_at: tuple[str, int, str] | None = None
         self.invoice_posts = 0
+        self.step_counts: dict[str, int] = {}
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         response = super().handle_request(request)
@@ -60,12 +84,15 @@ class AfterPostFaults(DropRecordingTransport):
         if request.method == "POST" and "/sessions/online/" in path and path.endswith("/invoices"):
             self.invoice_posts += 1
             if self.strike and self.strike[0] == self.invoice_posts:
-                kind = self.strike[1]
-                if kind == "500":
-                    return httpx.Response(500, json={"exception": {}}, request=request)
-                if kind == "timeout":
-                    raise httpx.ReadTimeout("the answer was lost", request=request)
-                raise WorkerKilled()
+                return _lost(self.strike[1], request)
+        if self.strike_at is not None:
+            step, nth, kind = self.strike_at
+            method, pattern = STEPS[step]
+            if request.method == method and re.fullmatch(pattern, path):
+                self.step_counts[step] = self.step_counts.get(step, 0) + 1
+                if self.step_counts[step] == nth:
+                    self.strike_at = None
+                    return _lost(kind, request)
         return response
 
 
@@ -78,8 +105,8 @@ class SendSim:
     http: httpx.Client
     sync: Any = None  # the sync tests' SyncSim, for an engine
 
-    def sender(self) -> Sender:
-        return Sender(now=self.clock.now, sleep=self.clock.advance, poll=1.0)
+    def sender(self, kind: str | None = None) -> Sender:
+        return Sender(now=self.clock.now, sleep=self.clock.advance, poll=1.0, session_kind=kind)
 
     def ksef_numbers(self) -> dict[str, int]:
         return dict(assigned_ksef_numbers(self.state))

@@ -40,8 +40,9 @@ ATTACHMENT_SAMPLE = "invoice-template-fa-3-with-attachment.xml"
 
 
 def test_every_official_fa3_sample_gets_a_ksef_number_and_a_valid_upo(sendsim, office):
-    """Online, that is: KSeF takes an invoice with an attachment only in a batch session,
-    and says so with 415, which the portal explains."""
+    """Online, that is (forced: a job with an attachment goes in batch by itself, see
+    test_batch): KSeF takes an invoice with an attachment only in a batch session, and
+    says so with 415, which the portal explains."""
     client = seller(office)
     files = [
         (name, as_sold_by(sample_bytes(name), client.nip, number=f"S/{n}"))
@@ -50,7 +51,7 @@ def test_every_official_fa3_sample_gets_a_ksef_number_and_a_valid_upo(sendsim, o
     job = queued_job(client, files)
     assert job.invoices.count() == len(FA3_SAMPLES)
 
-    assert sendsim.sender().run(job.pk) == SendJob.State.DONE
+    assert sendsim.sender("online").run(job.pk) == SendJob.State.DONE
 
     job.refresh_from_db()
     assert (job.sent_count, job.rejected_count) == (len(FA3_SAMPLES) - 1, 1)

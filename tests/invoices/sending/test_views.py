@@ -269,3 +269,34 @@ def test_a_failed_job_offers_to_try_again_and_trying_again_queues_its_drafts(
     assert job.state == SendJob.State.QUEUED and job.error_code == ""
     assert job.invoices.get().state == OutgoingInvoice.State.QUEUED
     assert 'id="send-retry-form"' not in http.get(job_url).content.decode()
+
+
+def test_a_batch_invoices_upo_is_the_session_upo_page_listing_it_and_scoped(
+    request, login, accountant, sending_client, sendsim
+):
+    from lxml import etree
+
+    from invoices.sending import batch
+    from ksef_simulator.upo import upo_schema
+
+    files = [(f"FV-{n}.xml", example(sending_client, f"FV/{n}")) for n in range(3)]
+    job = queued_job(sending_client, files)
+    assert sendsim.sender("batch").run(job.pk) == SendJob.State.DONE
+    sent = job.invoices.first()
+    assert sent is not None and sent.upo_xml is None and sent.upo_page is not None
+    url = reverse("invoices:outgoing_upo", args=[sending_client.pk, sent.pk])
+
+    upo = login(accountant).get(url)
+
+    assert upo.status_code == 200 and upo["Content-Type"] == "application/xml"
+    assert upo_schema().validate(etree.fromstring(upo.content))
+    assert sent.ksef_number in set(batch.upo_ksef_numbers(upo.content))
+    sales = login(accountant).get(
+        reverse("invoices:client", args=[sending_client.pk]) + "?role=sales"
+    )
+    assert url in sales.content.decode()
+    assert sent.invoice is not None
+    detail = login(accountant).get(reverse("invoices:detail", args=[sent.invoice.pk]))
+    assert f'href="{url}"' in detail.content.decode()
+    for persona in ("unassigned_accountant", "outsider"):
+        assert login(request.getfixturevalue(persona)).get(url).status_code == 404

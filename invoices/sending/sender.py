@@ -36,9 +36,17 @@ from django.utils import timezone
 
 from certificates import connection
 from certificates.custody import SecretUnreadable
+from certificates.models import Credential
+from clients.models import AccessModel, Client
 from invoices.models import Invoice, OutgoingInvoice, SendJob, SubjectType
 from invoices.sending import batch, offline
 from invoices.sending.services import send_blocked_reason
+from invoices.sending.write_access import (
+    PERSON_WITHOUT_INVOICE_WRITE,
+    TOKEN_WITHOUT_INVOICE_WRITE,
+    forget_write_access,
+    holds_owner_rights,
+)
 from invoices.sync.ingest import store_invoices
 from ksef import errors, fa3
 from ksef.crypto import SYMMETRIC_KEY_ENCRYPTION, select_public_key_certificate
@@ -157,7 +165,7 @@ class Sender:
         credential = connection.credential_for_client_context(client)
         assert credential is not None
         with (
-            self._translated(client.nip),
+            self._translated(client.nip, forbidden=lambda: _forbidden_code(client, credential)),
             connection.ksef_context(
                 credential=credential, context_nip=client.nip, purpose="invoice_send"
             ) as ctx,
@@ -403,7 +411,9 @@ class Sender:
     # --- KSeF's exceptions as the sender acts on them ---------------------------------
 
     @contextmanager
-    def _translated(self, nip: str) -> Iterator[None]:
+    def _translated(
+        self, nip: str, *, forbidden: Callable[[], str] = lambda: "no_invoice_write"
+    ) -> Iterator[None]:
         try:
             yield
         except (_Failed, ComeBack):
@@ -415,7 +425,7 @@ class Sender:
                 raise ComeBack(60, "ksef_unavailable") from None
             raise _Failed(f"auth_{exc.code}", nip=nip) from None
         except errors.ForbiddenError:
-            raise _Failed("no_invoice_write", nip=nip) from None
+            raise _Failed(forbidden(), nip=nip) from None
         except errors.RateLimitedError as exc:
             raise ComeBack(float(exc.retry_after or 60), "rate_limited") from None
         except errors.ServerError:
@@ -427,6 +437,18 @@ class Sender:
         except errors.KsefApiError as exc:
             details = "; ".join(exc.details) or exc.description or "—"
             raise _Failed("ksef_rejected", status=exc.status_code, details=details) from None
+
+
+def _forbidden_code(client: Client, credential: Credential) -> str:
+    """What a KSeF 403 on sending means for this client: in the office model the missing
+    entity grant; with the client's own credential, that its person or token lacks
+    InvoiceWrite (the upload page's cached answer is dropped, so it asks KSeF again)."""
+    if client.access_model == AccessModel.OFFICE or holds_owner_rights(client, credential):
+        return "no_invoice_write"
+    forget_write_access(client, credential)
+    if credential.kind == Credential.Kind.TOKEN:
+        return TOKEN_WITHOUT_INVOICE_WRITE
+    return PERSON_WITHOUT_INVOICE_WRITE
 
 
 def invoice_row(invoice: OutgoingInvoice, status: SessionInvoiceStatus) -> Invoice:

@@ -16,7 +16,7 @@ from invoices.sending.write_access import credential_write_problem, holds_owner_
 from tests.certificates.conftest import upload_url
 from tests.factories import valid_nip
 from tests.grants.grants_support import store_personal
-from tests.invoices.sending.support import example, seller, sendsim_fixture  # noqa: F401
+from tests.invoices.sending.support import example, queued_job, seller, sendsim_fixture  # noqa: F401
 from tests.ksef_simulator.helpers import bearer, grant_testdata, owner_login
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +156,28 @@ def test_a_token_with_invoice_write_may_send(login, office, accountant, sendsim)
 
     assert credential_write_problem(client, credential) == ""
     assert _upload(login(accountant), client).status_code == 302
+
+
+def test_a_403_while_sending_with_a_persons_certificate_names_the_person_and_asks_again(
+    office, accountant, sendsim
+):
+    client = _authorised_person_client(office, accountant, sendsim)
+    grant_testdata(sendsim.http, client.nip, ("Pesel", PESEL), ["InvoiceWrite"])
+    credential = Credential.objects.get(client=client)
+    assert credential_write_problem(client, credential) == ""  # cached: may issue
+    job = queued_job(client, [("FV-1.xml", example(client, "FV/1"))])
+    revoke = sendsim.http.post(
+        "/testdata/permissions/revoke",
+        json={
+            "contextIdentifier": {"type": "Nip", "value": client.nip},
+            "authorizedIdentifier": {"type": "Pesel", "value": PESEL},
+        },
+    )
+    assert revoke.status_code == 200, revoke.text
+    grant_testdata(sendsim.http, client.nip, ("Pesel", PESEL), ["CredentialsManage"])
+
+    assert sendsim.sender().run(job.pk) == SendJob.State.FAILED
+
+    job.refresh_from_db()
+    assert job.error_code == "person_without_invoice_write"
+    assert credential_write_problem(client, credential) == "person_without_invoice_write"

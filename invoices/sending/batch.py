@@ -53,6 +53,7 @@ from invoices.models import (
     SessionUpoPage,
     SubjectType,
 )
+from invoices.sending.services import audit_sent
 from invoices.sync.ingest import store_invoices
 from ksef import errors
 from ksef.batch import (
@@ -64,7 +65,6 @@ from ksef.batch import (
 )
 from ksef.crypto import SYMMETRIC_KEY_ENCRYPTION, select_public_key_certificate
 from ksef.models import BatchSession, SessionInvoiceStatus, SessionStatus
-from portal.audit import audit_record
 
 if TYPE_CHECKING:
     from invoices.sending.sender import Sender
@@ -529,19 +529,7 @@ class BatchSender:
                 ],
             )
             for invoice, status in chunk:
-                audit_record(
-                    office=job.client.office,
-                    actor=job.created_by,
-                    action="invoices.sent",
-                    obj=invoice,
-                    details={
-                        "file": invoice.file_name,
-                        "number": invoice.invoice_number,
-                        "ksef_number": status.ksef_number,
-                        "session": row.reference,
-                    },
-                    client_id=invoice.client_id,
-                )
+                audit_sent(job, invoice, ksef_number=status.ksef_number, session=row.reference)
 
     # --- sessions that cannot hold the invoices -----------------------------------------
 

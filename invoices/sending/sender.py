@@ -40,7 +40,7 @@ from certificates.models import Credential
 from clients.models import AccessModel, Client
 from invoices.models import Invoice, OutgoingInvoice, SendJob, SubjectType
 from invoices.sending import batch, offline
-from invoices.sending.services import send_blocked_reason
+from invoices.sending.services import audit_sent, send_blocked_reason
 from invoices.sending.write_access import (
     PERSON_WITHOUT_INVOICE_WRITE,
     TOKEN_WITHOUT_INVOICE_WRITE,
@@ -323,19 +323,7 @@ class Sender:
                 status_description=status.status.description[:500],
                 invoice=stored,
             )
-            audit_record(
-                office=job.client.office,
-                actor=job.created_by,
-                action="invoices.sent",
-                obj=invoice,
-                details={
-                    "file": invoice.file_name,
-                    "number": invoice.invoice_number,
-                    "ksef_number": status.ksef_number,
-                    "session": reference,
-                },
-                client_id=invoice.client_id,
-            )
+            audit_sent(job, invoice, ksef_number=status.ksef_number, session=reference)
 
     def _reject(
         self,

@@ -239,3 +239,22 @@ def send_job_cancel(*, actor: AbstractBaseUser | AnonymousUser | None, job: Send
         )
     job.refresh_from_db()
     return deleted
+
+
+def audit_sent(
+    job: SendJob, invoice: OutgoingInvoice, *, ksef_number: str | None, session: str
+) -> None:
+    """The audit record of one invoice KSeF gave a number (online and batch alike)."""
+    audit_record(
+        office=job.client.office,
+        actor=job.created_by,
+        action="invoices.sent",
+        obj=invoice,
+        details={
+            "file": invoice.file_name,
+            "number": invoice.invoice_number,
+            "ksef_number": ksef_number,
+            "session": session,
+        },
+        client_id=invoice.client_id,
+    )

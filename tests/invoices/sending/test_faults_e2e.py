@@ -275,7 +275,7 @@ def test_a_worker_killed_while_storing_a_batchs_outcomes_stores_each_invoice_onc
     """Outcomes are stored in chunks, each one transaction: killed in the second chunk,
     the first stays stored, the second is rolled back whole, the next run stores the rest
     from the same session (nothing is sent again)."""
-    from invoices.sending import batch
+    from invoices.sending import batch, services
     from portal.audit import audit_record
     from portal.models import AuditEvent
 
@@ -289,7 +289,7 @@ def test_a_worker_killed_while_storing_a_batchs_outcomes_stores_each_invoice_onc
                 raise WorkerKilled()
         return audit_record(**kwargs)
 
-    monkeypatch.setattr(batch, "audit_record", dying_audit)
+    monkeypatch.setattr(services, "audit_record", dying_audit)
     client = seller(office)
     files = [(f"FV-{n}.xml", example(client, f"FV/{n}/2026")) for n in range(COUNT)]
     job = queued_job(client, files)

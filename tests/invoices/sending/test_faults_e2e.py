@@ -64,6 +64,19 @@ def _run_to_the_end(sendsim, job: SendJob, kind: str) -> list[str]:
     raise AssertionError(f"the job did not end: {outcomes}")
 
 
+def _killed_after_the_first_part(sendsim, office, settings) -> tuple[SendJob, SendSession]:
+    """A batch job of COUNT invoices in several parts whose worker is killed right after
+    uploading the first part; returns the job and its session, left open."""
+    settings.KSEF_BATCH_PART_BYTES = 1_500
+    client = seller(office)
+    files = [(f"FV-{n}.xml", example(client, f"FV/{n}/2026")) for n in range(COUNT)]
+    job = queued_job(client, files)
+    sendsim.transport.strike_at = ("batch_send", 1, "crash")
+    with pytest.raises(WorkerKilled):
+        sendsim.sender("batch").run(job.pk)
+    return job, SendSession.objects.get(job=job)
+
+
 @pytest.mark.parametrize(("kind", "step", "fault", "nth"), CASES)
 def test_a_lost_answer_at_any_step_never_gives_an_invoice_two_ksef_numbers(
     sendsim, office, settings, kind, step, fault, nth
@@ -97,15 +110,7 @@ def test_a_batch_whose_parts_never_all_arrived_is_not_closed_and_its_invoices_go
 ):
     """Killed after the first part: the next run's close is refused (21205, a part is
     missing), so KSeF can never process that session; the invoices go in a new one."""
-    settings.KSEF_BATCH_PART_BYTES = 1_500
-    client = seller(office)
-    files = [(f"FV-{n}.xml", example(client, f"FV/{n}/2026")) for n in range(COUNT)]
-    job = queued_job(client, files)
-    sendsim.transport.strike_at = ("batch_send", 1, "crash")
-
-    with pytest.raises(WorkerKilled):
-        sendsim.sender("batch").run(job.pk)
-    first = SendSession.objects.get(job=job)
+    job, first = _killed_after_the_first_part(sendsim, office, settings)
     assert first.state == SendSession.State.OPEN and first.part_count > 1
     assert set(job.invoices.values_list("session_reference", flat=True)) == {first.reference}
 
@@ -220,14 +225,7 @@ def test_a_session_ksef_cancelled_when_its_upload_window_ended_sends_its_invoice
     """Killed during the upload and back only after the window (parts x 20 minutes):
     KSeF cancelled the session (440), nothing of it was processed; the invoices go in a
     new session, each numbered once."""
-    settings.KSEF_BATCH_PART_BYTES = 1_500
-    client = seller(office)
-    files = [(f"FV-{n}.xml", example(client, f"FV/{n}/2026")) for n in range(COUNT)]
-    job = queued_job(client, files)
-    sendsim.transport.strike_at = ("batch_send", 1, "crash")
-    with pytest.raises(WorkerKilled):
-        sendsim.sender("batch").run(job.pk)
-    first = SendSession.objects.get(job=job)
+    job, first = _killed_after_the_first_part(sendsim, office, settings)
 
     sendsim.clock.advance(first.part_count * 20 * 60 + 60)
     assert sendsim.sender("batch").run(job.pk) == SendJob.State.DONE

@@ -82,11 +82,21 @@ def test_confirming_sends_and_the_job_page_shows_the_ksef_number_and_the_upo(
     assert sent.ksef_number.encode() in upo.content
 
 
-def _sent_and_bought(  # type: ignore[no-untyped-def]
-    http, office, accountant, sending_client, sendsim, monkeypatch, capture
+@pytest.fixture
+def sent_and_bought(  # type: ignore[no-untyped-def]
+    login,
+    office,
+    accountant,
+    sending_client,
+    sendsim,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
 ):
-    """One invoice sent through the screens, and the same invoice as a purchase of another
-    client of the office (as the buyer's sync would link it)."""
+    """The accountant's logged-in client, one invoice they sent through the screens, and
+    the same invoice as a purchase of another client of the office (as the buyer's sync
+    would link it)."""
+    http = login(accountant)
+    capture = django_capture_on_commit_callbacks
     from invoices.sending import sender as sender_module
 
     monkeypatch.setattr(sender_module, "Sender", lambda: sendsim.sender())
@@ -107,28 +117,13 @@ def _sent_and_bought(  # type: ignore[no-untyped-def]
         vat_amount=sent.invoice.vat_amount,
         gross_amount=sent.invoice.gross_amount,
     )
-    return sent, buyer
+    return http, sent, buyer
 
 
 def test_a_sent_invoice_is_in_the_clients_sales_list_with_its_upo_and_only_there(
-    login,
-    accountant,
-    office,
-    sending_client,
-    sendsim,
-    monkeypatch,
-    django_capture_on_commit_callbacks,
+    sent_and_bought, sending_client
 ):
-    http = login(accountant)
-    sent, buyer = _sent_and_bought(
-        http,
-        office,
-        accountant,
-        sending_client,
-        sendsim,
-        monkeypatch,
-        django_capture_on_commit_callbacks,
-    )
+    http, sent, buyer = sent_and_bought
     upo_url = reverse("invoices:outgoing_upo", args=[sending_client.pk, sent.pk])
 
     sales = http.get(reverse("invoices:client", args=[sending_client.pk]) + "?role=sales")
@@ -144,24 +139,9 @@ def test_a_sent_invoice_is_in_the_clients_sales_list_with_its_upo_and_only_there
 
 
 def test_the_invoice_page_offers_the_upo_only_to_who_sees_the_seller(
-    login,
-    accountant,
-    office,
-    sending_client,
-    sendsim,
-    monkeypatch,
-    django_capture_on_commit_callbacks,
+    sent_and_bought, sending_client
 ):
-    http = login(accountant)
-    sent, _buyer = _sent_and_bought(
-        http,
-        office,
-        accountant,
-        sending_client,
-        sendsim,
-        monkeypatch,
-        django_capture_on_commit_callbacks,
-    )
+    http, sent, _buyer = sent_and_bought
     sending_client.assigned_accountants.clear()
 
     detail = http.get(reverse("invoices:detail", args=[sent.invoice.pk]))

@@ -74,6 +74,12 @@ def page(browser: Any) -> Iterator[Any]:
     page = context.new_page()
     yield page
     context.close()
+    # While Playwright's loop is running, Django keeps this thread's connections per asyncio
+    # context, so the test body opened a connection of its own that pytest-django's
+    # teardown does not see; left open, it kept PostgreSQL from dropping the test database.
+    from django.db import connections
+
+    connections.close_all()
 
 
 def live_url(live_server: Any, name: str, *args: Any, **kwargs: Any) -> str:

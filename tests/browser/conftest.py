@@ -61,10 +61,17 @@ def browser() -> Iterator[Any]:
 
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"no system Chromium at {CHROMIUM} (run `make chromium`)")
+    # Once Playwright's loop runs, this thread's Django connections are looked up in another
+    # asyncio context: the connection earlier tests left open would never be closed again
+    # and keep PostgreSQL from dropping the test database at the end.
+    from django.db import connections
+
+    connections.close_all()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        connections.close_all()  # those opened while the loop ran, in its context
 
 
 @pytest.fixture
@@ -74,12 +81,6 @@ def page(browser: Any) -> Iterator[Any]:
     page = context.new_page()
     yield page
     context.close()
-    # While Playwright's loop is running, Django keeps this thread's connections per asyncio
-    # context, so the test body opened a connection of its own that pytest-django's
-    # teardown does not see; left open, it kept PostgreSQL from dropping the test database.
-    from django.db import connections
-
-    connections.close_all()
 
 
 def live_url(live_server: Any, name: str, *args: Any, **kwargs: Any) -> str:

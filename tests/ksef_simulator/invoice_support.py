@@ -61,6 +61,23 @@ class SessionKey:
         return unpadder.update(padded) + unpadder.finalize()
 
 
+def another_key(key: SessionKey, data: bytes, *, unpads: bool) -> SessionKey:
+    """A random key other than `key` whose encryption of `data`, decrypted with `key`, ends
+    (unpads=True) or does not end (False) in a valid PKCS#7 padding. A wrong key gives
+    garbage that by chance (about once in 256) still unpads; then only the declared size
+    and hash of the plain content can tell — so each case is chosen, not left to luck."""
+    while True:
+        other = SessionKey.random()
+        try:
+            key.decrypt(other.encrypt(data))
+        except ValueError:
+            if not unpads:
+                return other
+        else:
+            if unpads:
+                return other
+
+
 def encryption_info(sim: httpx.Client, key: SessionKey) -> dict[str, str]:
     certificates = sim.get("/security/public-key-certificates").json()
     item = next(c for c in certificates if "SymmetricKeyEncryption" in c["usage"])

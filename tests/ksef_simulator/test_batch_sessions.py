@@ -35,7 +35,7 @@ from tests.ksef_simulator.batch_support import (
 from tests.ksef_simulator.helpers import bearer, error_codes, owner_login
 from tests.ksef_simulator.invoice_support import (
     SAMPLE_SELLER,
-    SessionKey,
+    another_key,
     date_filters,
     query,
     renumbered,
@@ -286,16 +286,18 @@ def test_packages_that_cannot_be_unpacked_or_hold_nothing_end_in_their_status(
     assert session_status(sim, seller, reference)["status"]["code"] == code
 
 
-def test_parts_encrypted_with_another_key_get_435_and_a_foreign_key_415(
+def test_parts_encrypted_with_another_key_get_435_or_when_they_unpad_405_a_foreign_key_415(
     sim: httpx.Client, seller: str
 ) -> None:
     archive = zip_archive(invoices(1))
     pkg = package(archive)
-    other = SessionKey.random()
-    wrong = Package(archive, pkg.key, [other.encrypt(archive)])
-    # The declared hash is the one of what is uploaded; only decryption can fail.
-    reference = send_batch(sim, seller, wrong)
-    assert session_status(sim, seller, reference)["status"]["code"] == 435
+    # The declared hash is the one of what is uploaded; only decryption can fail. When the
+    # wrong key's garbage happens to unpad, the joined archive's size and hash catch it.
+    for unpads, code in ((False, 435), (True, 405)):
+        other = another_key(pkg.key, archive, unpads=unpads)
+        wrong = Package(archive, pkg.key, [other.encrypt(archive)])
+        reference = send_batch(sim, seller, wrong)
+        assert session_status(sim, seller, reference)["status"]["code"] == code, unpads
 
     def foreign_key(data: dict[str, object]) -> None:
         encryption = data["encryption"]

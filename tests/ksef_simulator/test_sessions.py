@@ -24,6 +24,7 @@ from tests.ksef_simulator.invoice_support import (
     FA3_FORM,
     SAMPLE_SELLER,
     SessionKey,
+    another_key,
     encryption_info,
     open_session,
     renumbered,
@@ -237,10 +238,13 @@ def test_an_invoice_of_another_seller_is_rejected_with_410(sim: httpx.Client) ->
     assert "9999999999" in status["status"]["details"][0]
 
 
-def test_content_encrypted_with_another_key_gets_435(sim: httpx.Client, seller: str) -> None:
-    reference, _ = open_session(sim, seller)
-    other = SessionKey.random()
-    body = send_body(other, sample())
+@pytest.mark.parametrize(("unpads", "code"), [(False, 435), (True, 430)])
+def test_content_encrypted_with_another_key_gets_435_or_when_it_unpads_430(
+    sim: httpx.Client, seller: str, unpads: bool, code: int
+) -> None:
+    reference, key = open_session(sim, seller)
+    xml = sample()
+    body = send_body(another_key(key, xml, unpads=unpads), xml)
 
     response = sim.post(f"/sessions/online/{reference}/invoices", json=body, headers=bearer(seller))
     status = sim.get(
@@ -248,8 +252,8 @@ def test_content_encrypted_with_another_key_gets_435(sim: httpx.Client, seller: 
         headers=bearer(seller),
     ).json()
 
-    assert status["status"]["code"] in (435, 430)  # wrong key: bad padding, or garbage bytes
-    if status["status"]["code"] == 435:
+    assert status["status"]["code"] == code
+    if code == 435:
         assert status["status"]["details"] == ["Plik niepoprawnie zaszyfrowany"]
 
 

@@ -7,6 +7,7 @@ admins; another office's client or an unassigned accountant's → 404.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.contrib import messages
@@ -14,6 +15,7 @@ from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -105,13 +107,28 @@ def _job_context(client: Client, job: SendJob) -> dict[str, Any]:
         "error": job_error_message(job.error_code, job.error_params)
         if job.state == SendJob.State.FAILED
         else "",
-        **(_mode_choice(client) if job.state == SendJob.State.CHECKED else {}),
+        **(_mode_choice(client, invoices) if job.state == SendJob.State.CHECKED else {}),
     }
 
 
-def _mode_choice(client: Client) -> dict[str, Any]:
+def _offline24_late(invoices: list[OutgoingInvoice]) -> list[datetime.date]:
+    """The offline24 deadlines that have passed already for the drafts, by their issue date
+    (P_1): issued offline now, those invoices would reach KSeF late."""
+    today = offline.local_day(timezone.now())
+    deadlines = (
+        offline.deadline_for(OutgoingInvoice.Mode.OFFLINE24, invoice.issue_date, None)
+        for invoice in invoices
+        if invoice.state == OutgoingInvoice.State.DRAFT
+        and invoice.issued_offline_at is None
+        and invoice.issue_date is not None
+    )
+    return sorted(deadline for deadline in deadlines if deadline is not None and deadline < today)
+
+
+def _mode_choice(client: Client, invoices: list[OutgoingInvoice]) -> dict[str, Any]:
     """The confirm form's modes: online, offline24 at any time, and the outage's own mode
-    while one is in force; why offline issuance is impossible, before anything is sent."""
+    while one is in force; why offline issuance is impossible, before anything is sent;
+    which drafts offline24 would already make late."""
     outage = offline.current_outage()
     modes = [
         (
@@ -145,10 +162,13 @@ def _mode_choice(client: Client) -> dict[str, Any]:
             )
         )
     refusal = offline.offline_refusal(client)
+    late = _offline24_late(invoices) if refusal is None else []
     return {
         "modes": modes,
         "outage": outage,
         "offline_blocked": job_error_message(refusal.code, refusal.params) if refusal else "",
+        "offline24_late": len(late),
+        "offline24_late_first": late[0] if late else None,
     }
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
 from clients.models import Client
 from invoices.models import OutgoingInvoice, SendJob
@@ -83,10 +84,13 @@ class Command(BaseCommand):
             raise CommandError(
                 job_error_message(refused.code, refused.params) + " Nothing was issued."
             ) from None
+        today = offline.local_day(timezone.now())
         for invoice in job.invoices.order_by("position"):
             due = invoice.offline_deadline or "after the KSeF outage ends"
+            late = invoice.offline_deadline is not None and invoice.offline_deadline < today
             self.stdout.write(
                 f"{invoice.file_name}: ISSUED {invoice.invoicing_mode}, due in KSeF by {due}"
+                + (" (the deadline has passed: it reaches KSeF late)" if late else "")
             )
             self.stdout.write(f"  KOD II: {invoice.certificate_url}")
         if not self._run(job, stop_when_unavailable=True):

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import io
+from datetime import date
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -62,6 +63,24 @@ def test_offline_prints_each_kod_ii_and_deadline_then_sends(sendsim, office, tmp
         verify_kod_ii(invoice.certificate_url, bytes(invoice.xml), signer.certificate, client.nip)
         assert f"{invoice.file_name}: {invoice.ksef_number}" in out
     assert {i.invoice_hash: 1 for i in invoices} == sendsim.ksef_numbers()
+
+
+def test_offline_says_when_an_invoices_deadline_had_passed_before_it_was_issued(
+    sendsim, office, tmp_path
+):
+    client = seller(office)
+    store_offline(office, client)
+    today = offline.local_day(sendsim.clock.now())
+    files = _files(client, tmp_path, ["FV/K/1/2026"], day=today)
+    files += _files(client, tmp_path, ["FV/K/2/2026"], day=date(2026, 2, 13))  # a Friday
+
+    out, _err, error = _call("send_invoices", "--client", client.nip, "--offline", *files)
+
+    assert error is None, out
+    lines = [line for line in out.splitlines() if "ISSUED" in line]
+    assert lines[0].endswith(f"due in KSeF by {next_business_day(today)}")
+    late = "due in KSeF by 2026-02-16 (the deadline has passed: it reaches KSeF late)"
+    assert lines[1].endswith(late)
 
 
 def test_offline_while_ksef_is_down_exits_3_with_the_invoices_queued(sendsim, office, tmp_path):

@@ -4,8 +4,11 @@ changes nothing; another office's job 404, an unassigned accountant 404."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from invoices.models import KsefOutage, OutgoingInvoice, SendJob
 from invoices.sending import offline
@@ -45,6 +48,27 @@ def test_the_confirm_form_offers_offline24_and_issues_it(login, accountant, send
     verify_kod_ii(
         invoice.certificate_url, bytes(invoice.xml), signer.certificate, sending_client.nip
     )
+
+
+def test_the_form_warns_when_offline24_would_make_invoices_late_and_says_how_many(
+    login, accountant, sending_client
+):
+    store_offline(sending_client.office, sending_client)
+    today = offline.local_day(timezone.now())
+    on_time = checked_job(sending_client, ["FV/W/1/2026"], day=today)
+    late_one = checked_job(sending_client, ["FV/W/2/2026"], day=date(2026, 2, 13))
+    late_two = checked_job(sending_client, ["FV/W/3/2026", "FV/W/4/2026"], day=date(2026, 2, 13))
+    http = login(accountant)
+
+    assert "send-offline24-late" not in http.get(_urls(on_time)[0]).content.decode()
+    one = http.get(_urls(late_one)[0]).content.decode()
+    assert "Dla 1 faktury termin trybu offline24" in one and "16 lutego 2026" in one
+    assert 'aria-describedby="send-mode-offline24-help send-offline24-late"' in one
+    two = http.get(_urls(late_two)[0]).content.decode()
+    assert "Dla 2 faktur termin trybu offline24" in two and "najwcześniej 16 lutego 2026" in two
+    # A warning, not a refusal: an invoice already given to the buyer still goes offline.
+    http.post(_urls(late_one)[1], {"mode": "offline24"})
+    assert late_one.invoices.get().offline_deadline == date(2026, 2, 16)
 
 
 def test_without_an_offline_certificate_the_reason_shows_and_nothing_is_issued(

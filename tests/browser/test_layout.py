@@ -6,6 +6,8 @@ expiry bucket and audit entries with long details.
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 from portal.audit import audit_record
@@ -72,17 +74,59 @@ def _pages(clients):  # type: ignore[no-untyped-def]
     }
 
 
-@pytest.mark.parametrize("width", sorted(WIDTHS))
-def test_the_main_pages_never_scroll_sideways(page, live_server, admin_member, busy_office, width):
+def _too_wide(page, live_server, member, width, pages):  # type: ignore[no-untyped-def]
+    """The pages (name -> URL name and args) whose content is wider than the window."""
     page.set_viewport_size(dict(zip(("width", "height"), WIDTHS[width], strict=True)))
-    log_in(page, live_server, admin_member)
+    log_in(page, live_server, member)
     too_wide = {}
-    for name, (url_name, args) in _pages(busy_office).items():
+    for name, (url_name, args) in pages.items():
         page.goto(live_url(live_server, url_name, *args))
         scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
         if scroll > inner:
             too_wide[name] = scroll
+    return too_wide
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_the_main_pages_never_scroll_sideways(page, live_server, admin_member, busy_office, width):
+    too_wide = _too_wide(page, live_server, admin_member, width, _pages(busy_office))
     assert not too_wide, f"pages wider than {WIDTHS[width][0]} px: {too_wide}"
+
+
+@pytest.mark.parametrize("width", sorted(WIDTHS))
+def test_the_sending_pages_never_scroll_sideways(page, live_server, admin_member, office, width):
+    """Upload, the confirm form with its modes and the offline24 warning, the offline
+    dashboard and an offline invoice, with a long client name and long invoice numbers."""
+    from certificates.expiry.selectors import local_today
+    from tests.invoices.sending.offline_core import checked_job, store_offline
+    from tests.invoices.sending.offline_support import offline_invoice
+    from tests.invoices.sending.support import seller
+
+    client = seller(office)
+    client.name = f"Przedsiębiorstwo Handlowo-Usługowe Długa Nazwa {LONG_FORM}"
+    client.save(update_fields=["name"])
+    store_offline(office, client)
+    long_number = "FV/2026/02/SPRZEDAZ-HURTOWA-ODDZIAL-POLNOCNY/{n:06d}"
+    job = checked_job(
+        client, [long_number.format(n=n) for n in range(3)], day=datetime.date(2026, 2, 13)
+    )
+    waiting = offline_invoice(
+        client,
+        deadline=local_today() - datetime.timedelta(days=2),
+        number=long_number.format(n=99),
+    )
+    pages = {
+        "upload": ("invoices:send", (client.pk,)),
+        "confirm": ("invoices:send_job", (client.pk, job.pk)),
+        "offline dashboard": ("invoices:offline", ()),
+        "offline invoice": ("invoices:outgoing_view", (client.pk, waiting.pk)),
+    }
+
+    too_wide = _too_wide(page, live_server, admin_member, width, pages)
+
+    assert not too_wide, f"pages wider than {WIDTHS[width][0]} px: {too_wide}"
+    page.goto(live_url(live_server, "invoices:send_job", client.pk, job.pk))
+    assert page.locator("#send-offline24-late").is_visible()
 
 
 def test_the_admins_header_fits_on_one_line_on_a_laptop(

@@ -70,12 +70,11 @@ def another_key(key: SessionKey, data: bytes, *, unpads: bool) -> SessionKey:
         other = SessionKey.random()
         try:
             key.decrypt(other.encrypt(data))
+            unpadded = True
         except ValueError:
-            if not unpads:
-                return other
-        else:
-            if unpads:
-                return other
+            unpadded = False
+        if unpadded == unpads:
+            return other
 
 
 def encryption_info(sim: httpx.Client, key: SessionKey) -> dict[str, str]:

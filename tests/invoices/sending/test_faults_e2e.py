@@ -64,14 +64,14 @@ def _run_to_the_end(sendsim, job: SendJob, kind: str) -> list[str]:
     raise AssertionError(f"the job did not end: {outcomes}")
 
 
-def _killed_after_the_first_part(sendsim, office, settings) -> tuple[SendJob, SendSession]:
+def _killed_at(sendsim, office, settings, step: str) -> tuple[SendJob, SendSession]:
     """A batch job of COUNT invoices in several parts whose worker is killed right after
-    uploading the first part; returns the job and its session, left open."""
+    KSeF took STEP's first request; returns the job and its session as the worker left it."""
     settings.KSEF_BATCH_PART_BYTES = 1_500
     client = seller(office)
     files = [(f"FV-{n}.xml", example(client, f"FV/{n}/2026")) for n in range(COUNT)]
     job = queued_job(client, files)
-    sendsim.transport.strike_at = ("batch_send", 1, "crash")
+    sendsim.transport.strike_at = (step, 1, "crash")
     with pytest.raises(WorkerKilled):
         sendsim.sender("batch").run(job.pk)
     return job, SendSession.objects.get(job=job)
@@ -110,7 +110,7 @@ def test_a_batch_whose_parts_never_all_arrived_is_not_closed_and_its_invoices_go
 ):
     """Killed after the first part: the next run's close is refused (21205, a part is
     missing), so KSeF can never process that session; the invoices go in a new one."""
-    job, first = _killed_after_the_first_part(sendsim, office, settings)
+    job, first = _killed_at(sendsim, office, settings, "batch_send")
     assert first.state == SendSession.State.OPEN and first.part_count > 1
     assert set(job.invoices.values_list("session_reference", flat=True)) == {first.reference}
 
@@ -125,16 +125,9 @@ def test_a_batch_whose_parts_never_all_arrived_is_not_closed_and_its_invoices_go
 
 
 def test_an_open_whose_answer_was_lost_is_found_as_an_orphan_and_nothing_is_sent_twice(
-    sendsim, office
+    sendsim, office, settings
 ):
-    client = seller(office)
-    files = [(f"FV-{n}.xml", example(client, f"FV/{n}/2026")) for n in range(COUNT)]
-    job = queued_job(client, files)
-    sendsim.transport.strike_at = ("batch_open", 1, "crash")
-
-    with pytest.raises(WorkerKilled):
-        sendsim.sender("batch").run(job.pk)
-    marker = SendSession.objects.get(job=job)
+    job, marker = _killed_at(sendsim, office, settings, "batch_open")
     assert marker.state == SendSession.State.OPENING and not marker.reference
     assert job.invoices.filter(state=State.SENDING, send_session=marker).count() == COUNT
 
@@ -225,7 +218,7 @@ def test_a_session_ksef_cancelled_when_its_upload_window_ended_sends_its_invoice
     """Killed during the upload and back only after the window (parts x 20 minutes):
     KSeF cancelled the session (440), nothing of it was processed; the invoices go in a
     new session, each numbered once."""
-    job, first = _killed_after_the_first_part(sendsim, office, settings)
+    job, first = _killed_at(sendsim, office, settings, "batch_send")
 
     sendsim.clock.advance(first.part_count * 20 * 60 + 60)
     assert sendsim.sender("batch").run(job.pk) == SendJob.State.DONE
